@@ -1,0 +1,70 @@
+/**
+ * zod schemas of what the Nuki Bridge sends (research/nuki.md 1.4, 1.5, 6.2). Everything the bridge sends is
+ * untrusted: numbers are checked, unknown enum values are kept as numbers (the normalizer maps them to
+ * `unknown`), unknown extra fields are allowed and kept in `raw`.
+ */
+import { z } from "zod";
+
+/** An integer, also when a firmware sends it as a string. */
+const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]);
+const bool = z.union([z.boolean(), z.literal(0).transform(() => false), z.literal(1).transform(() => true)]);
+
+/** The device state fields shared by callbacks, `/list` lastKnownState and `/lockState`. */
+export const deviceStateShape = {
+  mode: int.optional(),
+  state: int,
+  stateName: z.string().max(100).optional(),
+  batteryCritical: bool.optional(),
+  batteryCharging: bool.optional(),
+  batteryChargeState: int.optional(),
+  keypadBatteryCritical: bool.optional(),
+  doorsensorState: int.optional(),
+  doorsensorStateName: z.string().max(100).optional(),
+  ringactionTimestamp: z.string().max(64).nullable().optional(),
+  ringactionState: bool.optional(),
+  timestamp: z.string().max(64).optional(),
+};
+
+export const deviceStateSchema = z.looseObject(deviceStateShape);
+export type BridgeDeviceState = z.infer<typeof deviceStateSchema>;
+
+/** A callback POST body: the full state of one device plus its id and type. */
+export const callbackBodySchema = z.looseObject({
+  nukiId: int.pipe(z.number().min(0).max(0xffffffff)),
+  deviceType: int,
+  ...deviceStateShape,
+});
+export type CallbackBody = z.infer<typeof callbackBodySchema>;
+
+export const listEntrySchema = z.looseObject({
+  nukiId: int.pipe(z.number().min(0).max(0xffffffff)),
+  deviceType: int,
+  name: z.string().max(200).optional(),
+  firmwareVersion: z.string().max(50).optional(),
+  lastKnownState: deviceStateSchema.optional(),
+});
+export const listSchema = z.array(listEntrySchema);
+export type ListEntry = z.infer<typeof listEntrySchema>;
+
+export const infoSchema = z.looseObject({
+  bridgeType: int.optional(),
+  ids: z.looseObject({ hardwareId: int.optional(), serverId: int.optional() }).optional(),
+  versions: z.looseObject({ firmwareVersion: z.string().optional(), wifiFirmwareVersion: z.string().optional() }).optional(),
+  appVersion: z.string().optional(),
+  uptime: int.optional(),
+  currentTime: z.string().optional(),
+  serverConnected: bool.optional(),
+});
+export type BridgeInfo = z.infer<typeof infoSchema>;
+
+export const callbackListSchema = z.looseObject({
+  callbacks: z.array(z.looseObject({ id: int, url: z.string() })),
+});
+export type CallbackEntry = z.infer<typeof callbackListSchema>["callbacks"][number];
+
+/** Answer of /lockAction, /callback/add and /callback/remove. */
+export const successSchema = z.looseObject({
+  success: bool,
+  message: z.string().optional(),
+  batteryCritical: bool.optional(),
+});

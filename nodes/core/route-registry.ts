@@ -1,0 +1,388 @@
+/**
+ * Inbound routes for vendor callbacks and webhooks on Node-RED's httpNode app:
+ *
+ *     POST {httpNodeRoot}smartlocks/{vendor}/{routeSecret}/{channel}
+ *
+ * One registry (and one middleware) per app and vendor, shared by every config node of that vendor, so redeploys
+ * only swap handlers in a table and never stack up middleware. Vendors sign the raw body (Nuki, LOQED), so the
+ * bytes are captured before any body parser; see installRootCapture for why that needs the root app.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+
+export interface InboundRequest {
+  /** The body exactly as received, for signature checks. */
+  rawBody: Buffer;
+  headers: IncomingHttpHeaders;
+  /** The socket peer; proxy headers are not trusted. */
+  remoteAddress: string | undefined;
+  channel: string;
+  /** Date.now() when the request reached the registry. */
+  receivedAt: number;
+}
+
+export interface InboundResult {
+  status: number;
+  /** A string is sent as text/plain, anything else as JSON. */
+  body?: string | object;
+}
+
+/** Verifies the request and answers at once; downstream work is scheduled by the handler itself. */
+export type InboundHandler = (req: InboundRequest) => InboundResult | Promise<InboundResult>;
+
+/** Receives handler failures; the context never includes the route secret. */
+export type InboundErrorListener = (error: unknown, context: { vendor: string; channel: string }) => void;
+
+export interface RouteRegistryOptions {
+  /** Node-RED's httpNodeRoot (default: the app's mount path, else "/"). Used when the registry is created. */
+  httpNodeRoot?: string;
+  /** Largest accepted body in bytes (default 256 KiB). Used when the registry is created. */
+  maxBytes?: number;
+  /** Fallback for handler failures of registrations without their own onError. */
+  onError?: InboundErrorListener;
+}
+
+export interface RegisterOptions {
+  onError?: InboundErrorListener;
+}
+
+type Next = (error?: unknown) => void;
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
+
+interface RouterLike {
+  stack: Array<{ handle?: unknown }>;
+}
+
+/**
+ * The parts of an express application used here. Method syntax keeps it assignable from express's overloaded
+ * `use`, whichever express typings the caller has.
+ */
+export interface HttpApp {
+  use(...handlers: unknown[]): unknown;
+  parent?: unknown;
+  mountpath?: unknown;
+  on?(event: string, listener: (...args: unknown[]) => void): unknown;
+  /** express 4 */
+  _router?: unknown;
+  /** express 5 */
+  router?: unknown;
+}
+
+/** What the raw-capture middleware leaves on the request for the registry. */
+interface CapturedRequest extends IncomingMessage {
+  smartlocksRawBody?: Buffer;
+  smartlocksBodyProblem?: BodyProblem;
+  /** body-parser's "already parsed" flag; parsers skip requests that have it. */
+  _body?: boolean;
+}
+
+type BodyProblem = "too_large" | "failed";
+type BodyResult = { kind: "ok"; body: Buffer } | { kind: BodyProblem };
+
+interface Registration {
+  handler: InboundHandler;
+  onError: InboundErrorListener | undefined;
+}
+
+interface SecretEntry {
+  digest: Buffer;
+  channels: Map<string, Registration>;
+}
+
+export const DEFAULT_MAX_BYTES = 256 * 1024;
+const VENDOR_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+
+const registries = new WeakMap<object, Map<string, RouteRegistry>>();
+
+export class RouteRegistry {
+  readonly vendor: string;
+  readonly maxBytes: number;
+
+  private readonly app: HttpApp;
+  private readonly httpNodeRoot: string | undefined;
+  private readonly onError: InboundErrorListener | undefined;
+  private readonly secrets = new Map<string, SecretEntry>();
+  private readonly capturedRoots = new WeakSet<object>();
+  /** Lower-cased `{httpNodeRoot}smartlocks/{vendor}/` as seen by the root app; set when the capture is installed. */
+  private capturePrefix = "";
+
+  /** The registry of `vendor` on `app`, created (with its middleware) on first use. */
+  static for(app: HttpApp, vendor: string, options: RouteRegistryOptions = {}): RouteRegistry {
+    let byVendor = registries.get(app);
+    if (byVendor === undefined) {
+      byVendor = new Map();
+      registries.set(app, byVendor);
+    }
+    let registry = byVendor.get(vendor);
+    if (registry === undefined) {
+      registry = new RouteRegistry(app, vendor, options);
+      byVendor.set(vendor, registry);
+    }
+    return registry;
+  }
+
+  private constructor(app: HttpApp, vendor: string, options: RouteRegistryOptions) {
+    if (!VENDOR_PATTERN.test(vendor)) throw new TypeError(`Invalid vendor name "${vendor}"`);
+    this.app = app;
+    this.vendor = vendor;
+    this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.httpNodeRoot = options.httpNodeRoot;
+    this.onError = options.onError;
+    app.use(`/smartlocks/${vendor}`, this.middleware);
+    this.installRootCapture();
+    // The app may be mounted after the registry was created (embedding apps); capture from then on.
+    app.on?.("mount", () => this.installRootCapture());
+  }
+
+  /**
+   * Routes POSTs for `secret`/`channel` to `handler`. Registering the same pair again replaces the handler; the
+   * returned function removes the route only while it still holds this handler, so a late close of an old node
+   * cannot remove its replacement.
+   */
+  register(secret: string, channel: string, handler: InboundHandler, options: RegisterOptions = {}): () => void {
+    if (secret === "") throw new TypeError("Route secret must not be empty");
+    if (channel === "" || channel.includes("/")) throw new TypeError(`Invalid channel "${channel}"`);
+    this.installRootCapture();
+    let entry = this.secrets.get(secret);
+    if (entry === undefined) {
+      entry = { digest: digest(secret), channels: new Map() };
+      this.secrets.set(secret, entry);
+    }
+    const registration: Registration = { handler, onError: options.onError };
+    entry.channels.set(channel, registration);
+    return () => {
+      const current = this.secrets.get(secret);
+      if (current?.channels.get(channel) !== registration) return;
+      current.channels.delete(channel);
+      if (current.channels.size === 0) this.secrets.delete(secret);
+    };
+  }
+
+  /** Number of registered secret/channel pairs. */
+  get size(): number {
+    let count = 0;
+    for (const entry of this.secrets.values()) count += entry.channels.size;
+    return count;
+  }
+
+  private readonly middleware: Middleware = (req, res) => {
+    this.handle(req as CapturedRequest, res).catch((error: unknown) => {
+      // handle() only throws on a programming error; still never leave the device hanging or crash Node-RED
+      this.onError?.(error, { vendor: this.vendor, channel: "" });
+      if (!res.headersSent) send(res, 500, "Internal Server Error");
+    });
+  };
+
+  private async handle(req: CapturedRequest, res: ServerResponse): Promise<void> {
+    const receivedAt = Date.now();
+    const route = parseRoute(req.url ?? "");
+    const entry = route === undefined ? undefined : this.lookup(route.secret);
+    const registration = route === undefined ? undefined : entry?.channels.get(route.channel);
+    // One answer for a wrong secret and a wrong channel, so probing reveals nothing.
+    if (route === undefined || registration === undefined) {
+      send(res, 404, "Not Found");
+      return;
+    }
+    if (req.method !== "POST") {
+      res.setHeader("Allow", "POST");
+      send(res, 405, "Method Not Allowed");
+      return;
+    }
+
+    const result = await this.body(req);
+    if (result.kind !== "ok") {
+      if (result.kind === "failed") {
+        send(res, 400, "Bad Request: the request body could not be read");
+        return;
+      }
+      // The rest of the body is not read; closing the connection stops the upload instead of draining it.
+      res.setHeader("Connection", "close");
+      send(res, 413, "Payload Too Large");
+      return;
+    }
+
+    let answer: InboundResult;
+    try {
+      answer = await registration.handler({
+        rawBody: result.body,
+        headers: req.headers,
+        remoteAddress: req.socket?.remoteAddress,
+        channel: route.channel,
+        receivedAt,
+      });
+      if (!isValidResult(answer)) throw new TypeError("Inbound handler returned no valid HTTP status");
+    } catch (error) {
+      (registration.onError ?? this.onError)?.(error, { vendor: this.vendor, channel: route.channel });
+      send(res, 500, "Internal Server Error");
+      return;
+    }
+    send(res, answer.status, answer.body);
+  }
+
+  /** The raw body: captured at the root app, or read here when nothing upstream touched the stream. */
+  private async body(req: CapturedRequest): Promise<BodyResult> {
+    if (req.smartlocksBodyProblem !== undefined) return { kind: req.smartlocksBodyProblem };
+    if (req.smartlocksRawBody !== undefined) return { kind: "ok", body: req.smartlocksRawBody };
+    // Parsed by someone else: the bytes are gone and a re-serialised body would not match a signature.
+    if (req._body === true || req.readableEnded || req.readableFlowing !== null) return { kind: "failed" };
+    return readRawBody(req, this.maxBytes);
+  }
+
+  /** Compares digests of all registered secrets, so the time taken does not depend on the secret's contents. */
+  private lookup(secret: string): SecretEntry | undefined {
+    const candidate = digest(secret);
+    let found: SecretEntry | undefined;
+    for (const entry of this.secrets.values()) {
+      if (timingSafeEqual(candidate, entry.digest)) found = entry;
+    }
+    return found;
+  }
+
+  /**
+   * Node-RED mounts httpAdmin, whose app-level json/urlencoded parsers drain the stream, before httpNode on the
+   * same root app. Core's http-in node solves this with a capture middleware moved to the top of the root app's
+   * stack (21-httpin.js rawBodyCapture); this does the same for this vendor's paths only.
+   */
+  private installRootCapture(): void {
+    const root = rootOf(this.app);
+    if (root === this.app || this.capturedRoots.has(root)) return;
+    const httpNodeRoot = this.httpNodeRoot ?? mountPrefix(this.app) ?? "/";
+    this.capturePrefix = `${normaliseRoot(httpNodeRoot)}smartlocks/${this.vendor}/`.toLowerCase();
+    root.use(this.capture);
+    const stack = routerStack(root);
+    const index = stack?.findIndex((layer) => layer.handle === this.capture) ?? -1;
+    if (stack !== undefined && index > 0) stack.unshift(...stack.splice(index, 1));
+    this.capturedRoots.add(root);
+  }
+
+  private readonly capture: Middleware = (req, _res, next) => {
+    const captured = req as CapturedRequest;
+    const pathname = (req.url ?? "").split("?")[0]!.toLowerCase();
+    // express routes case-insensitively, so the prefix is compared the same way
+    if (req.method !== "POST" || !pathname.startsWith(this.capturePrefix) || captured._body === true) {
+      next();
+      return;
+    }
+    readRawBody(req, this.maxBytes).then((result) => {
+      if (result.kind === "ok") captured.smartlocksRawBody = result.body;
+      else captured.smartlocksBodyProblem = result.kind;
+      captured._body = true;
+      next();
+    }, next);
+  };
+}
+
+/** `{httpNodeRoot}smartlocks/{vendor}/{secret}/{channel}`, e.g. "/api/smartlocks/nuki/abc…/bridge". */
+export function routePath(httpNodeRoot: string, vendor: string, secret: string, channel: string): string {
+  const segments = [vendor, secret, channel].map((segment) => encodeURIComponent(segment));
+  return `${normaliseRoot(httpNodeRoot)}smartlocks/${segments.join("/")}`;
+}
+
+/** "", "/", "api", "/api", "/api/" → "/" or "/api/". */
+export function normaliseRoot(httpNodeRoot: string): string {
+  const trimmed = httpNodeRoot.replace(/\/{2,}/g, "/").replace(/^\/+|\/+$/g, "");
+  return trimmed === "" ? "/" : `/${trimmed}/`;
+}
+
+/**
+ * Reads the body with a size cap. A declared Content-Length over the cap is refused without reading; a body that
+ * grows over the cap while streaming stops being read.
+ */
+export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+  const declared = Number(req.headers["content-length"]);
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve({ kind: "too_large" });
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const finish = (result: BodyResult): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onFailure);
+      req.off("aborted", onFailure);
+      resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > maxBytes) {
+        req.pause();
+        finish({ kind: "too_large" });
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => finish({ kind: "ok", body: Buffer.concat(chunks, total) });
+    const onFailure = (): void => finish({ kind: "failed" });
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onFailure);
+    req.on("aborted", onFailure);
+  });
+}
+
+function parseRoute(url: string): { secret: string; channel: string } | undefined {
+  const pathname = url.split("?")[0]!.replace(/\/$/, "");
+  const segments = pathname.split("/");
+  if (segments.length !== 3 || segments[0] !== "") return undefined;
+  const [, secret, channel] = segments;
+  if (!secret || !channel) return undefined;
+  return { secret, channel };
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value, "utf8").digest();
+}
+
+function isValidResult(value: unknown): value is InboundResult {
+  if (value === null || typeof value !== "object") return false;
+  const { status } = value as { status?: unknown };
+  return typeof status === "number" && Number.isInteger(status) && status >= 200 && status <= 599;
+}
+
+function send(res: ServerResponse, status: number, body: string | object | undefined): void {
+  if (res.headersSent) return;
+  res.statusCode = status;
+  if (body === undefined) {
+    res.setHeader("Content-Length", "0");
+    res.end();
+    return;
+  }
+  const json = typeof body !== "string";
+  const payload = Buffer.from(json ? JSON.stringify(body) : body, "utf8");
+  res.setHeader("Content-Type", json ? "application/json; charset=utf-8" : "text/plain; charset=utf-8");
+  res.setHeader("Content-Length", String(payload.length));
+  res.end(payload);
+}
+
+function rootOf(app: HttpApp): HttpApp {
+  let current = app;
+  while (isApp(current.parent)) current = current.parent;
+  return current;
+}
+
+/** The app's full mount path from the root, when every level was mounted at a plain string path. */
+function mountPrefix(app: HttpApp): string | undefined {
+  const parts: string[] = [];
+  let current: HttpApp | undefined = app;
+  while (current !== undefined && isApp(current.parent)) {
+    if (typeof current.mountpath !== "string") return undefined;
+    parts.unshift(current.mountpath);
+    current = current.parent;
+  }
+  return parts.join("/");
+}
+
+function routerStack(app: HttpApp): RouterLike["stack"] | undefined {
+  // express 4 keeps the router in _router and throws from its deprecated `router` getter; express 5 has `router`
+  let router: unknown;
+  try {
+    router = app._router ?? app.router;
+  } catch {
+    return undefined;
+  }
+  const stack = (router as Partial<RouterLike> | undefined)?.stack;
+  return Array.isArray(stack) ? stack : undefined;
+}
+
+function isApp(value: unknown): value is HttpApp {
+  return typeof value === "function" || (typeof value === "object" && value !== null && "use" in value);
+}

@@ -1,0 +1,57 @@
+/**
+ * Editor helper endpoints (test connection, device discovery) on Node-RED's admin app. Node-RED glue
+ * passes in `RED.httpAdmin` and `RED.auth.needsPermission`; this module only shapes them so that every
+ * vendor answers the same way: JSON in (admin already parses it), JSON out, a SmartlockError's code and
+ * message on failure, never an unhandled rejection and never a secret in the answer.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { toSmartlockError } from "./errors";
+
+type Handler = (req: IncomingMessage & { body?: unknown }, res: ServerResponse & { status?: (code: number) => unknown; json?: (body: unknown) => unknown }) => void;
+
+export interface AdminApp {
+  post(path: string, ...handlers: Handler[]): unknown;
+}
+
+export type NeedsPermission = (permission: string) => Handler;
+
+/**
+ * POST `/smartlocks/{vendor}/{action}` guarded by `{type}.write` (it may use stored credentials and talk
+ * to a device). `work` gets the parsed body and returns the JSON answer.
+ */
+export function adminEndpoint(
+  app: AdminApp,
+  needsPermission: NeedsPermission,
+  options: { vendor: string; action: string; permission: string },
+  work: (body: Record<string, unknown>) => Promise<unknown>,
+): void {
+  app.post(`/smartlocks/${options.vendor}/${options.action}`, needsPermission(options.permission), (req, res) => {
+    const body = req.body && typeof req.body === "object" && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+    Promise.resolve()
+      .then(() => work(body))
+      .then(
+        (answer) => reply(res, 200, answer),
+        (err: unknown) => {
+          const error = toSmartlockError(err);
+          reply(res, error.code === "bad_request" ? 400 : 200, { ok: false, code: error.code, message: error.message });
+        },
+      )
+      .catch(() => undefined);
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return;
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.setHeader("Cache-Control", "no-store");
+  res.end(JSON.stringify(body));
+}
+
+/** A typed-in value, or the stored credential when the dialog left the field empty (the editor never sees it). */
+export function typedOrStored(typed: unknown, stored: string | undefined): string {
+  const value = typeof typed === "string" ? typed.trim() : "";
+  // The editor sends "__PWRD__" for an untouched password field.
+  if (value && value !== "__PWRD__") return value;
+  return stored?.trim() ?? "";
+}

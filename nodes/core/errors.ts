@@ -20,12 +20,15 @@ export class SmartlockError extends Error {
   readonly code: ErrorCode;
   /** HTTP status of the device answer, when there was one. */
   readonly status: number | undefined;
+  /** The device's Retry-After (ms) on an error answer, when it sent one (e.g. a cloud rate limit). */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { status?: number; cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { status?: number; cause?: unknown; retryAfterMs?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SmartlockError";
     this.code = code;
     this.status = options?.status;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 }
 

@@ -330,7 +330,11 @@ export class HttpClient {
     const code = this.options.mapError?.(status, body) ?? defaultErrorCode(status);
     const deviceMessage = extractMessage(body);
     const detail = deviceMessage === undefined ? "" : `: ${redact(deviceMessage, auth)}`;
-    return new SmartlockError(code, `${this.label}: ${method} ${path} failed with HTTP ${status}${detail}`, { status });
+    const retryAfterMs = parseRetryAfter(response.headers["retry-after"]);
+    return new SmartlockError(code, `${this.label}: ${method} ${path} failed with HTTP ${status}${detail}`, {
+      status,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+    });
   }
 }
 
@@ -414,7 +418,9 @@ function extractMessage(body: unknown): string | undefined {
     message = body;
   } else if (body !== null && typeof body === "object") {
     const record = body as Record<string, unknown>;
-    message = record.message ?? record.error;
+    // "error-description": Tedee Bridge ({"error-description":"Device is disconnected"})
+    // "msg": UniFi Access ({"code":"CODE_PARAMS_INVALID","msg":"Invalid parameters."})
+    message = record.message ?? record.error ?? record["error-description"] ?? record.msg;
     if (message !== null && typeof message === "object") message = (message as Record<string, unknown>).message;
   }
   if (typeof message !== "string") return undefined;

@@ -38,6 +38,11 @@ export interface RouteRegistryOptions {
   httpNodeRoot?: string;
   /** Largest accepted body in bytes (default 256 KiB). Used when the registry is created. */
   maxBytes?: number;
+  /**
+   * Longest time in ms to receive a whole body (default 10 s; 0 = no limit); a slower upload gets 408 and the
+   * connection is closed, so a client that trickles bytes cannot hold a request open. Used when the registry is created.
+   */
+  readTimeoutMs?: number;
   /** Fallback for handler failures of registrations without their own onError. */
   onError?: InboundErrorListener;
 }
@@ -76,7 +81,7 @@ interface CapturedRequest extends IncomingMessage {
   _body?: boolean;
 }
 
-type BodyProblem = "too_large" | "failed";
+type BodyProblem = "too_large" | "failed" | "timeout";
 type BodyResult = { kind: "ok"; body: Buffer } | { kind: BodyProblem };
 
 interface Registration {
@@ -90,6 +95,7 @@ interface SecretEntry {
 }
 
 export const DEFAULT_MAX_BYTES = 256 * 1024;
+export const DEFAULT_READ_TIMEOUT_MS = 10_000;
 const VENDOR_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 const registries = new WeakMap<object, Map<string, RouteRegistry>>();
@@ -97,6 +103,7 @@ const registries = new WeakMap<object, Map<string, RouteRegistry>>();
 export class RouteRegistry {
   readonly vendor: string;
   readonly maxBytes: number;
+  readonly readTimeoutMs: number;
 
   private readonly app: HttpApp;
   private readonly httpNodeRoot: string | undefined;
@@ -126,6 +133,7 @@ export class RouteRegistry {
     this.app = app;
     this.vendor = vendor;
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
     this.httpNodeRoot = options.httpNodeRoot;
     this.onError = options.onError;
     app.use(`/smartlocks/${vendor}`, this.middleware);
@@ -197,7 +205,8 @@ export class RouteRegistry {
       }
       // The rest of the body is not read; closing the connection stops the upload instead of draining it.
       res.setHeader("Connection", "close");
-      send(res, 413, "Payload Too Large");
+      if (result.kind === "timeout") send(res, 408, "Request Timeout");
+      else send(res, 413, "Payload Too Large");
       return;
     }
 
@@ -225,7 +234,7 @@ export class RouteRegistry {
     if (req.smartlocksRawBody !== undefined) return { kind: "ok", body: req.smartlocksRawBody };
     // Parsed by someone else: the bytes are gone and a re-serialised body would not match a signature.
     if (req._body === true || req.readableEnded || req.readableFlowing !== null) return { kind: "failed" };
-    return readRawBody(req, this.maxBytes);
+    return readRawBody(req, this.maxBytes, this.readTimeoutMs);
   }
 
   /** Compares digests of all registered secrets, so the time taken does not depend on the secret's contents. */
@@ -263,7 +272,7 @@ export class RouteRegistry {
       next();
       return;
     }
-    readRawBody(req, this.maxBytes).then((result) => {
+    readRawBody(req, this.maxBytes, this.readTimeoutMs).then((result) => {
       if (result.kind === "ok") captured.smartlocksRawBody = result.body;
       else captured.smartlocksBodyProblem = result.kind;
       captured._body = true;
@@ -285,16 +294,25 @@ export function normaliseRoot(httpNodeRoot: string): string {
 }
 
 /**
- * Reads the body with a size cap. A declared Content-Length over the cap is refused without reading; a body that
- * grows over the cap while streaming stops being read.
+ * Reads the body with a size cap and a deadline. A declared Content-Length over the cap is refused without reading;
+ * a body that grows over the cap while streaming, or is not complete within `timeoutMs` (0 = no limit), stops being
+ * read.
  */
-export function readRawBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
+export function readRawBody(req: IncomingMessage, maxBytes: number, timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BodyResult> {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve({ kind: "too_large" });
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    const timer =
+      Number.isFinite(timeoutMs) && timeoutMs > 0
+        ? setTimeout(() => {
+            req.pause();
+            finish({ kind: "timeout" });
+          }, timeoutMs)
+        : undefined;
     const finish = (result: BodyResult): void => {
+      if (timer !== undefined) clearTimeout(timer);
       req.off("data", onData);
       req.off("end", onEnd);
       req.off("error", onFailure);
@@ -323,7 +341,15 @@ function parseRoute(url: string): { secret: string; channel: string } | undefine
   const pathname = url.split("?")[0]!.replace(/\/$/, "");
   const segments = pathname.split("/");
   if (segments.length !== 3 || segments[0] !== "") return undefined;
-  const [, secret, channel] = segments;
+  // routePath() percent-encodes the segments, so they are decoded before matching; a malformed escape is no route.
+  let secret: string;
+  let channel: string;
+  try {
+    secret = decodeURIComponent(segments[1]!);
+    channel = decodeURIComponent(segments[2]!);
+  } catch {
+    return undefined;
+  }
   if (!secret || !channel) return undefined;
   return { secret, channel };
 }

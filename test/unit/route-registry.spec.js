@@ -5,7 +5,7 @@ const http = require("node:http");
 const crypto = require("node:crypto");
 const express = require("express");
 const request = require("supertest");
-const { RouteRegistry, routePath, normaliseRoot } = require("../../dist/nodes/core/route-registry");
+const { RouteRegistry, routePath, normaliseRoot, DEFAULT_READ_TIMEOUT_MS } = require("../../dist/nodes/core/route-registry");
 
 const SECRET = "k3Y_-abcdefghijklmnopqrs";
 const OTHER_SECRET = "Zz9_-abcdefghijklmnopqrs";
@@ -121,6 +121,49 @@ describe("RouteRegistry", function () {
       const status = await postChunked(app, `/smartlocks/nuki/${SECRET}/bridge`, 300 * 1024);
       assert.equal(status, 413);
       assert.equal(called, false);
+    });
+
+    it("answers 408 and closes the connection when the body trickles in slower than readTimeoutMs", async function () {
+      const slow = express();
+      let called = false;
+      const reg = RouteRegistry.for(slow, "nuki", { readTimeoutMs: 300 });
+      assert.equal(reg.readTimeoutMs, 300);
+      reg.register(SECRET, "bridge", () => {
+        called = true;
+        return { status: 200 };
+      });
+      const started = Date.now();
+      const { status, closed } = await postTrickle(slow, `/smartlocks/nuki/${SECRET}/bridge`, { intervalMs: 50, bytes: 1000 });
+      const elapsed = Date.now() - started;
+      assert.equal(status, 408);
+      assert.ok(closed, "the server closes the connection");
+      assert.ok(elapsed >= 250 && elapsed < 3000, `answered after ${elapsed} ms`);
+      assert.equal(called, false);
+      // a body that arrives in time is still fine, and the registry keeps serving
+      await request(slow).post(`/smartlocks/nuki/${SECRET}/bridge`).send("{}").expect(200);
+    });
+
+    it("reads bodies for 10 s by default; readTimeoutMs 0 turns the limit off", async function () {
+      assert.equal(DEFAULT_READ_TIMEOUT_MS, 10000);
+      assert.equal(registry.readTimeoutMs, 10000);
+      const unlimited = express();
+      RouteRegistry.for(unlimited, "nuki", { readTimeoutMs: 0 }).register(SECRET, "bridge", ok(200));
+      const { status } = await postTrickle(unlimited, `/smartlocks/nuki/${SECRET}/bridge`, { intervalMs: 20, bytes: 10 });
+      assert.equal(status, 200);
+    });
+
+    it("matches secrets and channels that routePath percent-encoded; a malformed escape is a 404", async function () {
+      for (const secret of ["a b/c", "ä€😀", "x%y", "?#&="]) {
+        registry.register(secret, "bridge", ok(204));
+        await request(app).post(routePath("/", "nuki", secret, "bridge")).send("{}").expect(204);
+      }
+      registry.register(SECRET, "we b", ok(202));
+      await request(app).post(routePath("/", "nuki", SECRET, "we b")).send("{}").expect(202);
+      // percent-encoding an unreserved character names the same URL
+      await request(app).post(`/smartlocks/nuki/%6B${SECRET.slice(1)}/we%20b`).send("{}").expect(202);
+      for (const path of ["/smartlocks/nuki/%E0%A4%A/bridge", `/smartlocks/nuki/${SECRET}/%`, "/smartlocks/nuki/%00/bridge"]) {
+        await request(app).post(path).send("{}").expect(404);
+      }
     });
 
     it("answers 500 with a generic body when a handler throws or rejects, and keeps serving", async function () {
@@ -252,6 +295,15 @@ describe("RouteRegistry", function () {
         await request(layout.root).post(url()).send({ a: 1 }).expect(200);
       });
 
+      it("answers 408 when the captured body trickles in too slowly", async function () {
+        const slowLayout = nodeRedLayout(httpNodeRoot);
+        RouteRegistry.for(slowLayout.node, "loqed", { httpNodeRoot, readTimeoutMs: 300 }).register(SECRET, "bridge", ok(200));
+        const { status, closed } = await postTrickle(slowLayout.root, url(), { intervalMs: 50, bytes: 1000 });
+        assert.equal(status, 408);
+        assert.ok(closed);
+        await request(slowLayout.root).post(url()).send({ a: 1 }).expect(200);
+      });
+
       it("puts one capture middleware at the top of the root stack and never a second one", function () {
         const rootLayers = routerStack(layout.root).length;
         const nodeLayers = routerStack(layout.node).length;
@@ -332,6 +384,54 @@ function postChunked(app, path, size) {
       const chunk = Buffer.alloc(16 * 1024, 0x20);
       for (let sent = 0; sent < size; sent += chunk.length) req.write(chunk);
       req.end();
+    });
+  });
+}
+
+/**
+ * POSTs `bytes` bytes one at a time every `intervalMs` (declared Content-Length), resolving with the status and
+ * whether the server closed the connection.
+ */
+function postTrickle(app, path, { intervalMs, bytes }) {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(0, "127.0.0.1", () => {
+      let timer = null;
+      let status = null;
+      const req = http.request({
+        host: "127.0.0.1",
+        port: server.address().port,
+        path,
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": String(bytes) },
+      });
+      const done = (closed) => {
+        clearInterval(timer);
+        server.close(() => resolve({ status, closed }));
+        server.closeAllConnections?.();
+      };
+      req.on("response", (res) => {
+        status = res.statusCode;
+        res.resume();
+        res.on("end", () => {
+          const socket = res.socket;
+          if (!socket || socket.destroyed) return done(true);
+          socket.once("close", () => done(true));
+          setTimeout(() => done(false), 1000).unref();
+        });
+      });
+      req.on("error", (error) => {
+        if (error.code === "EPIPE" || error.code === "ECONNRESET") return;
+        clearInterval(timer);
+        server.close();
+        reject(error);
+      });
+      let sent = 0;
+      timer = setInterval(() => {
+        if (sent >= bytes) return clearInterval(timer);
+        req.write(" ");
+        sent++;
+        if (sent === bytes) req.end();
+      }, intervalMs);
     });
   });
 }

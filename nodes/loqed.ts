@@ -1,0 +1,298 @@
+/**
+ * Node set "loqed": registers `loqed-config`, `loqed-events` and `loqed-action`.
+ *
+ * Node-RED glue only: the LOQED protocol lives in ./loqed/, the vendor-neutral parts in ./core/. The config
+ * node owns the bridge connection and both inbound routes (bridge webhooks, cloud webhooks) and shares them
+ * with every node that uses it; listeners and actions subscribe and unsubscribe.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
+import { type DoorEvent, eventTopic } from "./core/door-event";
+import { SmartlockError, toSmartlockError } from "./core/errors";
+import { type EventFilter, matches, toList } from "./core/event-filter";
+import { RouteRegistry, routePath } from "./core/route-registry";
+import { type NodeStatus, shortText, status } from "./core/status";
+import { DEFAULT_CLOUD_URL } from "./loqed/cloud-client";
+import { type LoqedStatus, LoqedConnection } from "./loqed/connection";
+import { decodeKey } from "./loqed/crypto";
+import { MAX_KEY_ID, parseKeyNames } from "./loqed/normalize";
+
+interface LoqedConfigDef extends NodeDef {
+  host?: string;
+  port?: string | number;
+  keyId?: string | number;
+  lockId?: string;
+  cloudUrl?: string;
+  callbackUrl?: string;
+  timestampWindow?: string | number;
+  allowMissingTimestamp?: boolean | string;
+  keyNames?: string | Record<string, string>;
+}
+
+interface LoqedCredentials {
+  bridgeKey?: string;
+  keySecret?: string;
+  cloudToken?: string;
+  routeSecret?: string;
+}
+
+interface LoqedUser {
+  onEvent?: (event: DoorEvent) => void;
+  onStatus: (status: LoqedStatus) => void;
+}
+
+interface LoqedConfigNode extends Node<LoqedCredentials> {
+  connection: LoqedConnection;
+  subscribe(user: LoqedUser): void;
+  unsubscribe(user: LoqedUser): void;
+}
+
+interface LoqedEventsDef extends NodeDef {
+  config: string;
+  devices?: string[] | string;
+  events?: string[] | string;
+}
+
+interface LoqedActionDef extends NodeDef {
+  config: string;
+  device?: string;
+  action?: string;
+  confirm?: boolean | string;
+  timeout?: number | string;
+}
+
+const VENDOR = "loqed";
+const DEFAULT_WINDOW_S = 20;
+
+export = function (RED: NodeAPI): void {
+  const httpNodeRoot = RED.settings.httpNodeRoot as string | false | undefined;
+  const nodeRoot = typeof httpNodeRoot === "string" ? httpNodeRoot : "/";
+
+  function LoqedConfig(this: LoqedConfigNode, def: LoqedConfigDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const credentials: LoqedCredentials = node.credentials ?? {};
+    const users = new Set<LoqedUser>();
+    const unregister: Array<() => void> = [];
+    let secret = credentials.routeSecret?.trim() ?? "";
+    if (!isValidRouteSecret(secret)) {
+      secret = generateRouteSecret();
+      node.warn(RED._("loqed.warn.generated-secret"));
+    }
+    const key = (value: string | undefined, what: string): Buffer | null => {
+      if (!value?.trim()) return null;
+      try {
+        return decodeKey(value, what);
+      } catch {
+        node.warn(RED._("loqed.warn.bad-key", { what }));
+        return null;
+      }
+    };
+    const host = (def.host ?? "").trim();
+    const port = Number(def.port) || 80;
+    const keyIdText = String(def.keyId ?? "").trim();
+    const keyId = /^\d+$/.test(keyIdText) && Number(keyIdText) <= MAX_KEY_ID ? Number(keyIdText) : null;
+    if (keyIdText !== "" && keyId === null) node.warn(RED._("loqed.warn.bad-key-id", { max: MAX_KEY_ID }));
+    const windowSeconds = Number(def.timestampWindow);
+    const { names, invalid } = parseKeyNames(def.keyNames ?? "");
+    if (invalid.length > 0) node.warn(RED._("loqed.warn.bad-key-names", { entries: invalid.join(", ") }));
+    const routesAvailable = httpNodeRoot !== false;
+    if (!routesAvailable) node.warn(RED._("loqed.warn.no-http-node"));
+
+    const connection = new LoqedConnection({
+      host,
+      port,
+      bridgeKey: key(credentials.bridgeKey, "bridge key"),
+      keySecret: key(credentials.keySecret, "key secret"),
+      keyId,
+      lockId: (def.lockId ?? "").trim(),
+      deviceName: def.name?.trim() || null,
+      cloudToken: credentials.cloudToken?.trim() ?? "",
+      cloudUrl: def.cloudUrl?.trim() || DEFAULT_CLOUD_URL,
+      keyNames: names,
+      timestampWindowSeconds: Number.isFinite(windowSeconds) && windowSeconds > 0 ? windowSeconds : DEFAULT_WINDOW_S,
+      allowMissingTimestamp: def.allowMissingTimestamp === true || def.allowMissingTimestamp === "true",
+      callbackUrl: async () => {
+        if (!routesAvailable) return null;
+        return buildCallbackUrl({
+          ...(def.callbackUrl?.trim() ? { callbackUrl: def.callbackUrl.trim() } : {}),
+          deviceHost: host,
+          devicePort: port,
+          nodeRedPort: Number(RED.settings.uiPort) || 1880,
+          httpNodeRoot: nodeRoot,
+          vendor: VENDOR,
+          secret,
+          channel: "bridge",
+        });
+      },
+      ownsWebhook: (url) => url.includes(`/smartlocks/${VENDOR}/${secret}/`),
+      warn: (message) => node.warn(message),
+    });
+    node.connection = connection;
+    connection.on("status", (value: LoqedStatus) => users.forEach((user) => user.onStatus(value)));
+    connection.on("event", (event: DoorEvent) => users.forEach((user) => user.onEvent?.(event)));
+
+    if (routesAvailable) {
+      const registry = RouteRegistry.for(RED.httpNode, VENDOR, {
+        httpNodeRoot: nodeRoot,
+        onError: (err: unknown) => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`),
+      });
+      if (connection.hasBridgeChannel) {
+        unregister.push(registry.register(secret, "bridge", (request) => connection.handleBridge(request)));
+      }
+      // Cloud webhooks are set up by the user in the LOQED web app, so the route is always there.
+      unregister.push(registry.register(secret, "cloud", (request) => connection.handleCloud(request)));
+    }
+    cloudUrls.set(node.id, routePath(nodeRoot, VENDOR, secret, "cloud"));
+
+    node.subscribe = (user: LoqedUser): void => {
+      users.add(user);
+      user.onStatus(connection.status);
+      connection.start();
+    };
+    node.unsubscribe = (user: LoqedUser): void => {
+      users.delete(user);
+    };
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      for (const remove of unregister.splice(0)) remove();
+      cloudUrls.delete(node.id);
+      users.clear();
+      connection
+        .close()
+        .catch(() => undefined)
+        .then(() => done());
+    });
+  }
+
+  /** Cloud webhook path per deployed config node, for the editor's "show" link (admins only). */
+  const cloudUrls = new Map<string, string>();
+  RED.httpAdmin.get("/smartlocks/loqed/:id/cloud-path", RED.auth.needsPermission("loqed-config.write"), (req, res) => {
+    const path = cloudUrls.get(String(req.params.id));
+    if (!path) res.status(404).json({ error: "deploy the config node first" });
+    else res.json({ path });
+  });
+
+  RED.nodes.registerType("loqed-config", LoqedConfig as unknown as Parameters<typeof RED.nodes.registerType>[1], {
+    credentials: {
+      bridgeKey: { type: "password" },
+      keySecret: { type: "password" },
+      cloudToken: { type: "password" },
+      routeSecret: { type: "password" },
+    },
+  });
+
+  function listenerStatus(value: LoqedStatus): NodeStatus {
+    switch (value.state) {
+      case "connected":
+        return status.connected(RED._(value.reason === "cloud" ? "loqed.status.listening-cloud" : "loqed.status.listening"));
+      case "idle":
+      case "connecting":
+        return status.connecting(RED._("loqed.status.connecting"));
+      case "closed":
+        return status.idle(RED._("loqed.status.closed"));
+      default:
+        return status.error(shortText(value.reason ?? value.state));
+    }
+  }
+
+  function LoqedEvents(this: Node, def: LoqedEventsDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const filter: EventFilter = { devices: toList(def.devices), events: toList(def.events) };
+    const config = RED.nodes.getNode(def.config) as LoqedConfigNode | null;
+    if (!config?.connection) {
+      node.status(status.error(RED._("loqed.status.no-config")));
+      return;
+    }
+    const user: LoqedUser = {
+      onStatus: (value) => node.status(listenerStatus(value)),
+      onEvent: (event) => {
+        if (!matches(filter, event)) return;
+        node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
+        node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+      },
+    };
+    // Subscribe on the next tick: status set in a constructor never reaches Status nodes.
+    const timer = setImmediate(() => config.subscribe(user));
+    node.on("close", (done: () => void) => {
+      clearImmediate(timer);
+      config.unsubscribe(user);
+      done();
+    });
+  }
+
+  RED.nodes.registerType("loqed-events", LoqedEvents as unknown as Parameters<typeof RED.nodes.registerType>[1]);
+
+  function LoqedAction(this: Node, def: LoqedActionDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const config = RED.nodes.getNode(def.config) as LoqedConfigNode | null;
+    const confirm = def.confirm !== false && def.confirm !== "false";
+    const timeoutSeconds = Number(def.timeout);
+    const timeoutMs = (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 30) * 1000;
+    const user: LoqedUser = { onStatus: () => undefined };
+    let pending = 0;
+
+    if (!config?.connection) node.status(status.error(RED._("loqed.status.no-config")));
+    else {
+      const timer = setImmediate(() => config.subscribe(user));
+      node.on("close", (done: () => void) => {
+        clearImmediate(timer);
+        config.unsubscribe(user);
+        done();
+      });
+    }
+
+    node.on("input", (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
+      let request: { device: string; action: string };
+      try {
+        if (!config?.connection) throw new SmartlockError("bad_request", RED._("loqed.errors.no-config"));
+        request = actionRequest(def, msg.payload);
+      } catch (err) {
+        done(toSmartlockError(err, "bad_request"));
+        return;
+      }
+      pending++;
+      node.status(status.connecting(shortText(`${request.action}…`)));
+      config.connection
+        .perform(request.device, request.action, { confirm, timeoutMs })
+        .then((result) => {
+          (msg as unknown as { payload: unknown }).payload = {
+            ok: true,
+            vendor: VENDOR,
+            device: result.device,
+            action: result.action,
+            confirmed: result.confirmed,
+            lock: result.lock,
+            door: result.door,
+          };
+          if (--pending === 0) node.status(status.connected(shortText(`${result.action}: ${result.lock ?? "sent"}`)));
+          send(msg);
+          done();
+        })
+        .catch((err: unknown) => {
+          const error = toSmartlockError(err);
+          if (--pending === 0) node.status(status.error(shortText(`${request.action}: ${error.code}`)));
+          done(error);
+        });
+    });
+  }
+
+  RED.nodes.registerType("loqed-action", LoqedAction as unknown as Parameters<typeof RED.nodes.registerType>[1]);
+
+  /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device }`. The device may be omitted: one config node is one lock. */
+  function actionRequest(def: LoqedActionDef, payload: unknown): { device: string; action: string } {
+    let action = (def.action ?? "").trim();
+    let device = (def.device ?? "").trim();
+    if (typeof payload === "string") {
+      if (!action) action = payload.trim();
+    } else if (payload && typeof payload === "object") {
+      const p = payload as { action?: unknown; device?: unknown };
+      if (!action && typeof p.action === "string") action = p.action.trim();
+      if (!device && (typeof p.device === "string" || typeof p.device === "number")) device = String(p.device).trim();
+    }
+    if (!action) throw new SmartlockError("bad_request", RED._("loqed.errors.no-action"));
+    return { device, action: action.toLowerCase() };
+  }
+};

@@ -1,0 +1,329 @@
+/**
+ * Node set "unifi-access": registers `unifi-access-config`, `unifi-access-events` and `unifi-access-action`.
+ *
+ * This file is Node-RED glue only: the controller protocol lives in ./unifi-access/, the vendor-neutral parts in
+ * ./core/. The config node owns the controller connection (WebSocket, REST, webhook endpoint) and the inbound
+ * webhook route and shares them with every node that uses it; listeners and actions subscribe and unsubscribe.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
+import { eventTopic } from "./core/door-event";
+import { SmartlockError, toSmartlockError } from "./core/errors";
+import { type EventFilter, matches, toList } from "./core/event-filter";
+import { RouteRegistry } from "./core/route-registry";
+import { type NodeStatus, shortText, status } from "./core/status";
+import { needsDoor, parseMinutes } from "./unifi-access/actions";
+import { type ConnectionStatus, type UnifiEvent, UnifiAccessConnection } from "./unifi-access/connection";
+import { VENDOR } from "./unifi-access/normalize";
+import { formatFingerprint, isTlsMode, normalizeFingerprint, shortFingerprint } from "./unifi-access/tls";
+
+interface UnifiConfigDef extends NodeDef {
+  host?: string;
+  port?: string | number;
+  tls?: string;
+  fingerprint?: string;
+  webhooks?: boolean | string;
+  callbackUrl?: string;
+  unknownEvents?: boolean | string;
+  actorName?: string;
+}
+
+interface UnifiCredentials {
+  token?: string;
+  routeSecret?: string;
+}
+
+/** What a listener or action node gives the config node when it subscribes. */
+interface UnifiUser {
+  /** Listeners want events (and thereby a webhook endpoint); actions only the connection. */
+  onEvent?: (event: UnifiEvent) => void;
+  onStatus: (status: ConnectionStatus) => void;
+}
+
+interface UnifiConfigNode extends Node<UnifiCredentials> {
+  connection: UnifiAccessConnection | null;
+  /** Why there is no connection (missing host/token, invalid fingerprint). */
+  problem: string | null;
+  subscribe(user: UnifiUser): void;
+  unsubscribe(user: UnifiUser): void;
+}
+
+interface UnifiEventsDef extends NodeDef {
+  config: string;
+  devices?: string[] | string;
+  events?: string[] | string;
+}
+
+interface UnifiActionDef extends NodeDef {
+  config: string;
+  device?: string;
+  action?: string;
+  confirm?: boolean | string;
+  timeout?: number | string;
+  minutes?: number | string;
+}
+
+const CHANNEL_WEBHOOK = "webhook";
+const FINGERPRINT_CONTEXT_KEY = "fingerprint";
+
+const bool = (value: unknown, fallback: boolean): boolean =>
+  value === undefined || value === "" ? fallback : value === true || value === "true";
+
+export = function (RED: NodeAPI): void {
+  const httpNodeRoot = RED.settings.httpNodeRoot as string | false | undefined;
+
+  function UnifiAccessConfig(this: UnifiConfigNode, def: UnifiConfigDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const credentials: UnifiCredentials = node.credentials ?? {};
+    const users = new Set<UnifiUser>();
+    let secret = credentials.routeSecret?.trim() ?? "";
+    if (!isValidRouteSecret(secret)) {
+      secret = generateRouteSecret();
+      // The editor generates one when the node is created; without it the webhook URL changes on every restart.
+      node.warn(RED._("unifi-access.warn.generated-secret"));
+    }
+    const host = (def.host ?? "").trim();
+    const port = Number(def.port) || 12445;
+    const tls = isTlsMode(def.tls) ? def.tls : "pin";
+    const token = credentials.token?.trim() ?? "";
+    const webhooks = bool(def.webhooks, true);
+    let unregisterRoute: (() => void) | null = null;
+
+    node.connection = null;
+    node.problem = null;
+    const configured = (def.fingerprint ?? "").trim();
+    let fingerprint = normalizeFingerprint(configured);
+    if (configured && !fingerprint) node.problem = RED._("unifi-access.status.bad-fingerprint");
+    else if (!host || !token) node.problem = RED._("unifi-access.status.no-controller");
+
+    if (tls === "pin" && !fingerprint && !node.problem) {
+      // Trusted on first use earlier (this deploy, or across restarts with a persistent context store).
+      fingerprint = normalizeFingerprint(node.context().get(FINGERPRINT_CONTEXT_KEY));
+      if (fingerprint) node.warn(`${RED._("unifi-access.warn.tofu-stored")} SHA-256 ${formatFingerprint(fingerprint)}`);
+    }
+
+    if (!node.problem) {
+      const routesAvailable = httpNodeRoot !== false;
+      const connection = new UnifiAccessConnection({
+        host,
+        port,
+        token,
+        tls,
+        fingerprint,
+        onFingerprintLearned: (learned) => {
+          node.context().set(FINGERPRINT_CONTEXT_KEY, learned);
+          node.warn(`${RED._("unifi-access.warn.tofu-learned")} SHA-256 ${formatFingerprint(learned)}`);
+        },
+        webhooks: webhooks && routesAvailable,
+        webhookUrl: async () => {
+          if (!routesAvailable) return null;
+          return buildCallbackUrl({
+            ...(def.callbackUrl?.trim() ? { callbackUrl: def.callbackUrl.trim() } : {}),
+            deviceHost: host,
+            devicePort: port,
+            nodeRedPort: Number(RED.settings.uiPort) || 1880,
+            httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
+            vendor: VENDOR,
+            secret,
+            channel: CHANNEL_WEBHOOK,
+          });
+        },
+        ownsWebhook: (url) => url.includes(`/smartlocks/${VENDOR}/${secret}/`),
+        unknownEvents: bool(def.unknownEvents, false),
+        actorName: (def.actorName ?? "").trim() || "Node-RED",
+        warn: (message) => node.warn(message),
+      });
+      node.connection = connection;
+      if (webhooks && !routesAvailable) node.warn(RED._("unifi-access.warn.no-http-node"));
+      connection.on("status", (value: ConnectionStatus) => users.forEach((user) => user.onStatus(value)));
+      connection.on("event", (event: UnifiEvent) => users.forEach((user) => user.onEvent?.(event)));
+      if (webhooks && routesAvailable) {
+        const registry = RouteRegistry.for(RED.httpNode, VENDOR, {
+          httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
+          onError: (err: unknown) => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`),
+        });
+        unregisterRoute = registry.register(secret, CHANNEL_WEBHOOK, (request) => {
+          const answer = connection.handleWebhook(request.rawBody, request.headers, request.receivedAt);
+          if (answer.warning) node.warn(answer.warning);
+          return answer.body === undefined ? { status: answer.status } : { status: answer.status, body: answer.body };
+        });
+      }
+    }
+
+    const listeners = (): number => [...users].filter((u) => u.onEvent).length;
+    node.subscribe = (user: UnifiUser): void => {
+      users.add(user);
+      if (!node.connection) return;
+      user.onStatus(node.connection.status);
+      node.connection.wantWebhook(listeners() > 0);
+      node.connection.start();
+    };
+    node.unsubscribe = (user: UnifiUser): void => {
+      users.delete(user);
+      // The last listener removed (without the config node): its webhook endpoint goes too.
+      if (user.onEvent && listeners() === 0) node.connection?.wantWebhook(false);
+    };
+
+    node.on("close", (_removed: boolean, done: () => void) => {
+      unregisterRoute?.();
+      unregisterRoute = null;
+      users.clear();
+      const closing = node.connection ? node.connection.close() : Promise.resolve();
+      closing.catch(() => undefined).then(() => done());
+    });
+  }
+
+  RED.nodes.registerType("unifi-access-config", UnifiAccessConfig as unknown as Parameters<typeof RED.nodes.registerType>[1], {
+    credentials: {
+      token: { type: "password" },
+      routeSecret: { type: "password" },
+    },
+  });
+
+  /** Maps the connection state to a node status (green listening, yellow connecting, red with reason). */
+  function connectionStatus(value: ConnectionStatus, connectedText: string): NodeStatus {
+    switch (value.state) {
+      case "connected":
+        return status.connected(
+          value.learnedFingerprint ? `${connectedText} · ${RED._("unifi-access.status.tofu")} ${shortFingerprint(value.learnedFingerprint)}` : connectedText,
+        );
+      case "idle":
+      case "connecting":
+        return status.connecting(RED._("unifi-access.status.connecting"));
+      case "reconnecting":
+        return status.connecting(RED._("unifi-access.status.reconnecting"));
+      case "closed":
+        return status.idle(RED._("unifi-access.status.closed"));
+      case "pin-mismatch":
+        // Both fingerprints (shortened) so the user sees at a glance what was expected and what came.
+        return status.error(value.reason ?? "certificate mismatch");
+      default:
+        return status.error(shortText(value.reason ?? value.state));
+    }
+  }
+
+  function UnifiAccessEvents(this: Node, def: UnifiEventsDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const filter: EventFilter = { devices: toList(def.devices), events: toList(def.events) };
+    const config = RED.nodes.getNode(def.config) as UnifiConfigNode | null;
+    if (!config) {
+      node.status(status.error(RED._("unifi-access.status.no-config")));
+      return;
+    }
+    const user: UnifiUser = {
+      onStatus: (value) => node.status(connectionStatus(value, RED._("unifi-access.status.listening"))),
+      onEvent: (event) => {
+        if (!matches(filter, event)) return;
+        node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
+        node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+      },
+    };
+    // Subscribe on the next tick: status set in a constructor never reaches Status nodes.
+    const timer = setImmediate(() => {
+      if (!config.connection) {
+        node.status(status.error(config.problem ?? RED._("unifi-access.status.no-controller")));
+        return;
+      }
+      config.subscribe(user);
+    });
+    node.on("close", (done: () => void) => {
+      clearImmediate(timer);
+      config.unsubscribe(user);
+      done();
+    });
+  }
+
+  RED.nodes.registerType("unifi-access-events", UnifiAccessEvents as unknown as Parameters<typeof RED.nodes.registerType>[1]);
+
+  function UnifiAccessAction(this: Node, def: UnifiActionDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const config = RED.nodes.getNode(def.config) as UnifiConfigNode | null;
+    const confirm = def.confirm !== false && def.confirm !== "false";
+    const timeoutSeconds = Number(def.timeout);
+    const timeoutMs = (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 30) * 1000;
+    const user: UnifiUser = { onStatus: () => undefined };
+    let pending = 0;
+
+    const timer = setImmediate(() => {
+      if (!config) node.status(status.error(RED._("unifi-access.status.no-config")));
+      else if (!config.connection) node.status(status.error(config.problem ?? RED._("unifi-access.status.no-controller")));
+      else config.subscribe(user);
+    });
+
+    node.on("input", (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
+      let request: { device: string; action: string; minutes?: number };
+      try {
+        if (!config?.connection) throw new SmartlockError("bad_request", config?.problem ?? RED._("unifi-access.errors.no-controller"));
+        request = actionRequest(def, msg.payload);
+      } catch (err) {
+        done(toSmartlockError(err, "bad_request"));
+        return;
+      }
+      pending++;
+      node.status(status.connecting(shortText(`${request.action}…`)));
+      config.connection
+        .perform(request.device, request.action, { confirm, timeoutMs, ...(request.minutes === undefined ? {} : { minutes: request.minutes }) })
+        .then((result) => {
+          (msg as unknown as { payload: unknown }).payload = {
+            ok: true,
+            vendor: VENDOR,
+            device: result.device,
+            action: result.action,
+            confirmed: result.confirmed,
+            lock: result.lock,
+            door: result.door,
+          };
+          if (confirm && !result.confirmed) {
+            node.warn(RED._("unifi-access.warn.not-confirmed", { action: result.action, device: result.device, seconds: timeoutMs / 1000 }));
+          }
+          if (--pending === 0) {
+            node.status(
+              !confirm || result.confirmed
+                ? status.connected(shortText(`${result.action}: ${result.lock ?? "ok"}`))
+                : status.warning(shortText(`${result.action}: ${RED._("unifi-access.status.not-confirmed")}`)),
+            );
+          }
+          send(msg);
+          done();
+        })
+        .catch((err: unknown) => {
+          const error = toSmartlockError(err);
+          if (--pending === 0) node.status(status.error(shortText(`${request.action}: ${error.code}`)));
+          done(error);
+        });
+    });
+
+    node.on("close", (done: () => void) => {
+      clearImmediate(timer);
+      config?.unsubscribe(user);
+      done();
+    });
+  }
+
+  RED.nodes.registerType("unifi-access-action", UnifiAccessAction as unknown as Parameters<typeof RED.nodes.registerType>[1]);
+
+  /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device, minutes }`. */
+  function actionRequest(def: UnifiActionDef, payload: unknown): { device: string; action: string; minutes?: number } {
+    let action = (def.action ?? "").trim();
+    let device = (def.device ?? "").trim();
+    let minutesValue: unknown = def.minutes === undefined || def.minutes === "" ? undefined : def.minutes;
+    if (typeof payload === "string") {
+      if (!action) action = payload.trim();
+    } else if (payload && typeof payload === "object") {
+      const p = payload as { action?: unknown; device?: unknown; minutes?: unknown };
+      if (!action && typeof p.action === "string") action = p.action.trim();
+      if (!device && typeof p.device === "string") device = p.device.trim();
+      if (minutesValue === undefined && p.minutes !== undefined) minutesValue = p.minutes;
+    }
+    action = action.toLowerCase();
+    if (!action) throw new SmartlockError("bad_request", RED._("unifi-access.errors.no-action"));
+    if (!device && needsDoor(action)) throw new SmartlockError("bad_request", RED._("unifi-access.errors.no-device"));
+    if (minutesValue === undefined) return { device, action };
+    const minutes = parseMinutes(minutesValue);
+    if (minutes === null) throw new SmartlockError("bad_request", RED._("unifi-access.errors.bad-minutes"));
+    return { device, action, minutes };
+  }
+};

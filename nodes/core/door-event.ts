@@ -106,6 +106,8 @@ export const doorEventSchema = z.object({
   raw: z.unknown(),
   /** Present and true on a follow-up that adds the actor to an event already sent with the same id. */
   update: z.literal(true).optional(),
+  /** Vendor specifics without a field of their own (e.g. UniFi Access credential method and direction). */
+  detail: z.record(z.string(), z.unknown()).optional(),
 });
 
 export type Vendor = z.infer<typeof vendorSchema>;

@@ -1,19 +1,29 @@
 /**
  * Node set "nuki": registers `nuki-config`, `nuki-events` and `nuki-action`.
  *
- * This file is Node-RED glue only: the bridge protocol lives in ./nuki/, the vendor-neutral parts in ./core/.
- * The config node owns the bridge connection and the inbound callback route and shares them with every
- * node that uses it (like core's mqtt-broker node); listeners and actions subscribe and unsubscribe.
+ * This file is Node-RED glue only: the protocols live in ./nuki/, the vendor-neutral parts in ./core/.
+ * The config node owns up to three channels and shares them with every node that uses it (like core's
+ * mqtt-broker node): the Nuki Bridge (host + token), Nuki Web (web token; webhooks when a webhook URL is set)
+ * and Nuki MQTT (a Node-RED mqtt-broker node). All of them feed one event hub, so a happening seen by two
+ * channels is one event, and an actor that comes later (Web log) or earlier (MQTT) is matched with it.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { ActorHold } from "./core/actor-merge";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import { type DoorEvent, eventTopic } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
-import { RouteRegistry } from "./core/route-registry";
+import { RouteRegistry, routePath } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
 import { isAuthMode } from "./nuki/auth";
-import { type BridgeStatus, NukiBridgeConnection } from "./nuki/bridge-connection";
+import { type ActionResult, type BridgeStatus, NukiBridgeConnection } from "./nuki/bridge-connection";
+import { NukiEventHub } from "./nuki/event-hub";
+import { nukiIdToHex, parseDeviceId } from "./nuki/ids";
+import { BrokerTransport, isBrokerNode } from "./nuki/mqtt-broker-transport";
+import { NukiMqttConnection } from "./nuki/mqtt-connection";
+import { DEFAULT_WEB_API_URL } from "./nuki/web-client";
+import { NukiWebConnection } from "./nuki/web-connection";
+import { type WebhookStore, openWebhook, processCachedStore, sealWebhook } from "./nuki/webhook-store";
 
 interface NukiConfigDef extends NodeDef {
   host?: string;
@@ -22,6 +32,8 @@ interface NukiConfigDef extends NodeDef {
   callbackUrl?: string;
   webApiUrl?: string;
   webhookUrl?: string;
+  mqttBroker?: string;
+  mqttTopic?: string;
 }
 
 interface NukiCredentials {
@@ -39,14 +51,25 @@ interface NukiUser {
 interface NukiConfigNode extends Node<NukiCredentials> {
   /** The bridge channel, when host and token are set. */
   bridge: NukiBridgeConnection | null;
+  /** The Nuki Web channel, when a web token is set. */
+  web: NukiWebConnection | null;
+  /** The MQTT channel, once started (when an mqtt-broker node is referenced). */
+  mqtt: NukiMqttConnection | null;
+  hub: NukiEventHub;
+  /** At least one channel is configured. */
+  hasChannel: boolean;
+  /** Whether an event without actor may still get one from another channel (Web webhooks, MQTT). */
+  expectsActor(event: DoorEvent): boolean;
   subscribe(user: NukiUser): void;
-  unsubscribe(user: NukiUser): void;
+  unsubscribe(user: NukiUser, removed: boolean): void;
+  perform(device: string, action: string, options: { confirm: boolean; timeoutMs: number }): Promise<ActionResult>;
 }
 
 interface NukiEventsDef extends NodeDef {
   config: string;
   devices?: string[] | string;
   events?: string[] | string;
+  actorWait?: number | string;
 }
 
 interface NukiActionDef extends NodeDef {
@@ -59,6 +82,12 @@ interface NukiActionDef extends NodeDef {
 
 const VENDOR = "nuki";
 const CHANNEL_BRIDGE = "bridge";
+const CHANNEL_WEB = "web";
+const WEBHOOK_CONTEXT_KEY = "smartlocksWebhook";
+/** States that mean "this channel does not work"; they win over "connecting" and "connected" in the status. */
+const FAILED = new Set(["no-callback", "unreachable", "unauthorized"]);
+/** The longest actorWait accepted (ms): an event held longer is no longer news. */
+const MAX_ACTOR_WAIT_MS = 600_000;
 
 export = function (RED: NodeAPI): void {
   const httpNodeRoot = RED.settings.httpNodeRoot as string | false | undefined;
@@ -68,6 +97,7 @@ export = function (RED: NodeAPI): void {
     const node = this;
     const credentials: NukiCredentials = node.credentials ?? {};
     const users = new Set<NukiUser>();
+    let closed = false;
     let secret = credentials.routeSecret?.trim() ?? "";
     if (!isValidRouteSecret(secret)) {
       secret = generateRouteSecret();
@@ -78,17 +108,34 @@ export = function (RED: NodeAPI): void {
     const port = Number(def.port) || 8080;
     const auth = isAuthMode(def.auth) ? def.auth : "encrypted";
     const token = credentials.token?.trim() ?? "";
-    let unregisterRoute: (() => void) | null = null;
-
+    const webToken = credentials.webToken?.trim() ?? "";
+    const routesAvailable = httpNodeRoot !== false;
+    const root = typeof httpNodeRoot === "string" ? httpNodeRoot : "/";
+    const ours = (url: string): boolean => url.includes(`/smartlocks/${VENDOR}/${secret}/`);
+    const unregisterRoutes: Array<() => void> = [];
+    let registry: RouteRegistry | null = null;
+    const route = (channel: string, handler: Parameters<RouteRegistry["register"]>[2]): void => {
+      registry ??= RouteRegistry.for(RED.httpNode, VENDOR, {
+        httpNodeRoot: root,
+        onError: (err: unknown) => node.warn(`callback handling failed: ${toSmartlockError(err).message}`),
+      });
+      unregisterRoutes.push(registry.register(secret, channel, handler));
+    };
+    const hub = new NukiEventHub();
+    node.hub = hub;
     node.bridge = null;
+    node.web = null;
+    node.mqtt = null;
+    let mqttStatus: BridgeStatus | null = def.mqttBroker ? { state: "idle" } : null;
+
     if (host && token) {
-      const routesAvailable = httpNodeRoot !== false;
       if (!routesAvailable) node.warn(RED._("nuki.warn.no-http-node"));
       const bridge = new NukiBridgeConnection({
         host,
         port,
         token,
         auth,
+        tracker: hub.tracker,
         callbackUrl: async () => {
           if (!routesAvailable) return null;
           return buildCallbackUrl({
@@ -96,24 +143,21 @@ export = function (RED: NodeAPI): void {
             deviceHost: host,
             devicePort: port,
             nodeRedPort: Number(RED.settings.uiPort) || 1880,
-            httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
+            httpNodeRoot: root,
             vendor: VENDOR,
             secret,
             channel: CHANNEL_BRIDGE,
           });
         },
-        ownsCallback: (url) => url.includes(`/smartlocks/${VENDOR}/${secret}/`),
+        ownsCallback: ours,
         warn: (message) => node.warn(message),
       });
       node.bridge = bridge;
-      bridge.on("status", (value: BridgeStatus) => users.forEach((user) => user.onStatus(value)));
-      bridge.on("event", (event: DoorEvent) => users.forEach((user) => user.onEvent?.(event)));
+      bridge.on("status", () => announceStatus());
+      bridge.on("event", (event: DoorEvent) => hub.publish([event]));
+      bridge.on("report", (deviceId: string) => hub.reported(deviceId));
       if (routesAvailable) {
-        const registry = RouteRegistry.for(RED.httpNode, VENDOR, {
-          httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
-          onError: (err: unknown) => node.warn(`callback handling failed: ${toSmartlockError(err).message}`),
-        });
-        unregisterRoute = registry.register(secret, CHANNEL_BRIDGE, (request) => {
+        route(CHANNEL_BRIDGE, (request) => {
           const answer = bridge.handleCallback(request.rawBody, request.receivedAt);
           if (answer.warning) node.warn(answer.warning);
           return answer.body === undefined ? { status: answer.status } : { status: answer.status, body: answer.body };
@@ -121,21 +165,139 @@ export = function (RED: NodeAPI): void {
       }
     }
 
+    if (webToken) {
+      const webhookUrl = webhookAddress(def.webhookUrl, secret);
+      if (def.webhookUrl?.trim() && !webhookUrl) node.warn(RED._("nuki.warn.bad-webhook-url"));
+      if (webhookUrl && !routesAvailable) node.warn(RED._("nuki.warn.no-http-node"));
+      const web = new NukiWebConnection({
+        apiUrl: def.webApiUrl?.trim() || DEFAULT_WEB_API_URL,
+        token: webToken,
+        hub,
+        webhookUrl: routesAvailable ? webhookUrl : null,
+        ownsWebhook: ours,
+        store: processCachedStore(contextStore(node, secret), secret),
+        warn: (message) => node.warn(message),
+      });
+      node.web = web;
+      web.on("status", () => announceStatus());
+      if (webhookUrl && routesAvailable) {
+        route(CHANNEL_WEB, (request) => {
+          const answer = web.handleWebhook(request.rawBody, request.headers, request.receivedAt);
+          if (answer.warning) node.warn(answer.warning);
+          return answer.body === undefined ? { status: answer.status } : { status: answer.status, body: answer.body };
+        });
+      }
+    }
+
+    node.hasChannel = node.bridge !== null || node.web !== null || mqttStatus !== null;
+    const actorChannels = (node.web !== null && !!def.webhookUrl?.trim()) || mqttStatus !== null;
+    node.expectsActor = (event) =>
+      actorChannels && event.actor === null && !event.update && event.event.startsWith("lock.") && event.channel !== "mqtt";
+
+    hub.on("event", (event: DoorEvent) => users.forEach((user) => user.onEvent?.(event)));
+
+    /** Starts the MQTT channel over the referenced mqtt-broker node (looked up late: config nodes start in any order). */
+    function startMqtt(): void {
+      if (!def.mqttBroker || node.mqtt) return;
+      const broker = RED.nodes.getNode(def.mqttBroker);
+      if (!isBrokerNode(broker)) {
+        mqttStatus = { state: "unreachable", reason: "mqtt: broker node missing" };
+        node.warn(RED._("nuki.warn.no-mqtt-broker"));
+        announceStatus();
+        return;
+      }
+      const transport = new BrokerTransport(broker, node.id, (connected) => mqtt.connectionChanged(connected));
+      const mqtt = new NukiMqttConnection({
+        hub,
+        transport,
+        prefix: def.mqttTopic?.trim() || "nuki",
+        authName: (deviceId, authId) => node.web?.authName(deviceId, authId) ?? null,
+        warn: (message) => node.warn(message),
+      });
+      node.mqtt = mqtt;
+      mqtt.on("status", (value: BridgeStatus) => {
+        mqttStatus = value;
+        announceStatus();
+      });
+      mqtt.start();
+    }
+
+    /** One status for all channels: a failing channel wins (with its reason), then "connecting", then "connected". */
+    function combinedStatus(): BridgeStatus {
+      const all = [node.bridge?.status, node.web?.status, mqttStatus].filter((s): s is BridgeStatus => !!s);
+      return (
+        all.find((s) => FAILED.has(s.state)) ??
+        all.find((s) => s.state === "connecting" || s.state === "idle") ??
+        all.find((s) => s.state === "connected") ??
+        all[0] ?? { state: "closed" }
+      );
+    }
+    function announceStatus(): void {
+      const value = combinedStatus();
+      users.forEach((user) => user.onStatus(value));
+    }
+
     node.subscribe = (user: NukiUser): void => {
       users.add(user);
-      if (!node.bridge) return;
-      user.onStatus(node.bridge.status);
-      node.bridge.start();
+      if (!node.hasChannel) return;
+      node.bridge?.start();
+      if (user.onEvent) node.web?.wantWebhook();
+      node.web?.start();
+      startMqtt();
+      user.onStatus(combinedStatus());
     };
-    node.unsubscribe = (user: NukiUser): void => {
+    const listeners = (): number => [...users].filter((u) => u.onEvent).length;
+    const removeWebhook = (): void => {
+      node.web?.removeWebhook().catch((err: unknown) => node.warn(`could not delete the Nuki Web webhook: ${toSmartlockError(err).message}`));
+    };
+    node.unsubscribe = (user: NukiUser, removed: boolean): void => {
       users.delete(user);
+      // The last listener was deleted while this node keeps running: its webhook goes with it.
+      if (removed && !closed && node.web && listeners() === 0) removeWebhook();
+    };
+    // The webhook exists while a listener uses this node. A listener deleted in a full deploy closes after or
+    // before this node (the runtime's order varies), so the check is made once the new flows are running:
+    // no listener subscribed by then = no webhook of ours should remain.
+    let cleanupTimer: NodeJS.Timeout | null = null;
+    const onFlowsStarted = (): void => {
+      if (!node.web || !def.webhookUrl?.trim() || closed) return;
+      if (cleanupTimer) clearTimeout(cleanupTimer);
+      cleanupTimer = setTimeout(() => {
+        cleanupTimer = null;
+        if (!closed && listeners() === 0) removeWebhook();
+      }, 1000);
+      cleanupTimer.unref?.();
+    };
+    RED.events.on("flows:started", onFlowsStarted);
+
+    node.perform = (deviceRef, action, options) => {
+      const nukiId = parseDeviceId(deviceRef);
+      if (nukiId === null) {
+        return Promise.reject(new SmartlockError("bad_request", `"${deviceRef}" is not a Nuki ID (8 hex digits, as shown in the Nuki app)`));
+      }
+      const id = nukiIdToHex(nukiId);
+      const { bridge, web, mqtt } = node;
+      // The most local channel that knows the device: bridge, then the lock's own MQTT, then the cloud.
+      if (bridge?.knows(id)) return bridge.perform(id, action, options);
+      if (mqtt?.knows(id)) return mqtt.perform(id, action, options);
+      if (web) return web.perform(id, action, options);
+      if (bridge) return bridge.perform(id, action, options);
+      if (mqtt) return mqtt.perform(id, action, options);
+      return Promise.reject(new SmartlockError("bad_request", RED._("nuki.errors.no-channel")));
     };
 
-    node.on("close", (_removed: boolean, done: () => void) => {
-      unregisterRoute?.();
-      unregisterRoute = null;
+    node.on("close", (removed: boolean, done: () => void) => {
+      closed = true;
+      RED.events.removeListener("flows:started", onFlowsStarted);
+      if (cleanupTimer) clearTimeout(cleanupTimer);
+      for (const unregister of unregisterRoutes.splice(0)) unregister();
       users.clear();
-      const closing = node.bridge ? node.bridge.close() : Promise.resolve();
+      node.mqtt?.close();
+      const closing = Promise.all([
+        node.bridge ? node.bridge.close() : Promise.resolve(),
+        // A restart keeps the webhook (and its stored secret) for the next start; deleting the node removes it.
+        node.web ? node.web.close(removed) : Promise.resolve(),
+      ]);
       closing.catch(() => undefined).then(() => done());
     });
   }
@@ -148,7 +310,44 @@ export = function (RED: NodeAPI): void {
     },
   });
 
-  /** Maps the bridge state to a listener's status (green listening, yellow connecting, red with reason). */
+  /** `{webhookUrl}/smartlocks/nuki/{secret}/web`, or null when no (valid) webhook base is set. */
+  function webhookAddress(base: string | undefined, secret: string): string | null {
+    const value = base?.trim() ?? "";
+    if (!value) return null;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      return null;
+    }
+    if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search || url.hash) return null;
+    return `${url.origin}${url.pathname.replace(/\/+$/, "")}${routePath("/", VENDOR, secret, CHANNEL_WEB)}`;
+  }
+
+  /** The webhook secret, sealed with the route secret, in the config node's context (see nuki/webhook-store.ts). */
+  function contextStore(node: Node, routeSecret: string): WebhookStore {
+    const context = node.context();
+    return {
+      load: () =>
+        new Promise((resolve) => {
+          try {
+            context.get(WEBHOOK_CONTEXT_KEY, (err: Error | undefined, value: unknown) => resolve(err ? null : openWebhook(value, routeSecret)));
+          } catch {
+            resolve(null);
+          }
+        }),
+      save: (value) =>
+        new Promise((resolve) => {
+          try {
+            context.set(WEBHOOK_CONTEXT_KEY, value ? sealWebhook(value, routeSecret) : undefined, () => resolve());
+          } catch {
+            resolve();
+          }
+        }),
+    };
+  }
+
+  /** Maps the channels' state to a listener's status (green listening, yellow connecting, red with reason). */
   function listenerStatus(value: BridgeStatus): NodeStatus {
     switch (value.state) {
       case "connected":
@@ -172,23 +371,31 @@ export = function (RED: NodeAPI): void {
       node.status(status.error(RED._("nuki.status.no-config")));
       return;
     }
-    if (!config.bridge) {
-      node.status(status.error(RED._("nuki.status.no-bridge")));
+    if (!config.hasChannel) {
+      node.status(status.error(RED._("nuki.status.no-channel")));
       return;
     }
+    const wait = Number(def.actorWait);
+    const actorWait = Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_ACTOR_WAIT_MS) : 0;
+    const send = (event: DoorEvent): void => {
+      node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
+      node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+    };
+    // actorWait 0: events at once and a follow-up (update: true) when the actor comes; > 0: held, sent once.
+    const hold = new ActorHold(actorWait, send, (event) => config.expectsActor(event));
     const user: NukiUser = {
       onStatus: (value) => node.status(listenerStatus(value)),
       onEvent: (event) => {
-        if (!matches(filter, event)) return;
-        node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
-        node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+        if (matches(filter, event)) hold.push(event);
       },
     };
     // Subscribe on the next tick: status set in a constructor never reaches Status nodes.
     const timer = setImmediate(() => config.subscribe(user));
-    node.on("close", (done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
       clearImmediate(timer);
-      config.unsubscribe(user);
+      config.unsubscribe(user, removed);
+      if (removed) hold.clear();
+      else hold.flush();
       done();
     });
   }
@@ -206,13 +413,13 @@ export = function (RED: NodeAPI): void {
     let pending = 0;
 
     if (!config) node.status(status.error(RED._("nuki.status.no-config")));
-    else if (!config.bridge) node.status(status.error(RED._("nuki.status.no-bridge")));
+    else if (!config.hasChannel) node.status(status.error(RED._("nuki.status.no-channel")));
     else config.subscribe(user);
 
     node.on("input", (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
       let request: { device: string; action: string };
       try {
-        if (!config?.bridge) throw new SmartlockError("bad_request", RED._("nuki.errors.no-bridge"));
+        if (!config?.hasChannel) throw new SmartlockError("bad_request", RED._("nuki.errors.no-channel"));
         request = actionRequest(def, msg.payload);
       } catch (err) {
         done(toSmartlockError(err, "bad_request"));
@@ -220,7 +427,7 @@ export = function (RED: NodeAPI): void {
       }
       pending++;
       node.status(status.connecting(shortText(`${request.action}…`)));
-      config.bridge
+      config
         .perform(request.device, request.action, { confirm, timeoutMs })
         .then((result) => {
           (msg as unknown as { payload: unknown }).payload = {
@@ -252,8 +459,8 @@ export = function (RED: NodeAPI): void {
         });
     });
 
-    node.on("close", (done: () => void) => {
-      config?.unsubscribe(user);
+    node.on("close", (removed: boolean, done: () => void) => {
+      config?.unsubscribe(user, removed);
       done();
     });
   }

@@ -104,6 +104,16 @@ export class NukiBridgeConnection extends EventEmitter {
     return this.callbackRegistered;
   }
 
+  /** Whether the bridge listed this device (8 hex digits) as paired. */
+  knows(deviceId: string): boolean {
+    return this.devices.has(deviceId);
+  }
+
+  /** Whether the first read of the bridge is done (successfully or not). */
+  get settled(): boolean {
+    return this.synced || this.statusValue.state === "unreachable" || this.statusValue.state === "unauthorized";
+  }
+
   /** Starts the first sync (idempotent). Never rejects: failures become status and retries. */
   start(): void {
     if (this.started || this.closing.signal.aborted) return;

@@ -6,15 +6,18 @@
  * webhook route and shares them with every node that uses it; listeners and actions subscribe and unsubscribe.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { ActorHold } from "./core/actor-merge";
+import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
-import { eventTopic } from "./core/door-event";
+import { type DoorEvent, eventTopic } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
 import { RouteRegistry } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
 import { needsDoor, parseMinutes } from "./unifi-access/actions";
 import { type ConnectionStatus, type UnifiEvent, UnifiAccessConnection } from "./unifi-access/connection";
-import { VENDOR } from "./unifi-access/normalize";
+import { type Detail, VENDOR } from "./unifi-access/normalize";
+import { probeUnifiAccess } from "./unifi-access/probe";
 import { formatFingerprint, isTlsMode, normalizeFingerprint, shortFingerprint } from "./unifi-access/tls";
 
 interface UnifiConfigDef extends NodeDef {
@@ -44,6 +47,8 @@ interface UnifiConfigNode extends Node<UnifiCredentials> {
   connection: UnifiAccessConnection | null;
   /** Why there is no connection (missing host/token, invalid fingerprint). */
   problem: string | null;
+  /** Whether a listener with actorWait should hold this event for an actor the webhook may still bring. */
+  expectsActor(event: DoorEvent): boolean;
   subscribe(user: UnifiUser): void;
   unsubscribe(user: UnifiUser): void;
 }
@@ -52,6 +57,7 @@ interface UnifiEventsDef extends NodeDef {
   config: string;
   devices?: string[] | string;
   events?: string[] | string;
+  actorWait?: number | string;
 }
 
 interface UnifiActionDef extends NodeDef {
@@ -65,6 +71,8 @@ interface UnifiActionDef extends NodeDef {
 
 const CHANNEL_WEBHOOK = "webhook";
 const FINGERPRINT_CONTEXT_KEY = "fingerprint";
+/** The longest actorWait accepted (ms): the webhook follows the WebSocket within seconds; longer is no longer news. */
+const MAX_ACTOR_WAIT_MS = 60_000;
 
 const bool = (value: unknown, fallback: boolean): boolean =>
   value === undefined || value === "" ? fallback : value === true || value === "true";
@@ -92,6 +100,15 @@ export = function (RED: NodeAPI): void {
 
     node.connection = null;
     node.problem = null;
+    // Only an unlock seen on the WebSocket can still get its actor, and only from our registered webhook
+    // (access.door.unlock); everything else already has one or never will.
+    node.expectsActor = (event) =>
+      webhooks &&
+      node.connection?.webhookSecretKnown === true &&
+      event.channel === "websocket" &&
+      event.event === "lock.unlocked" &&
+      event.actor === null &&
+      !event.update;
     const configured = (def.fingerprint ?? "").trim();
     let fingerprint = normalizeFingerprint(configured);
     if (configured && !fingerprint) node.problem = RED._("unifi-access.status.bad-fingerprint");
@@ -212,12 +229,29 @@ export = function (RED: NodeAPI): void {
       node.status(status.error(RED._("unifi-access.status.no-config")));
       return;
     }
+    const wait = Number(def.actorWait);
+    const actorWait = Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_ACTOR_WAIT_MS) : 0;
+    // The hold merges only the actor; the webhook's detail (credential method, reader) comes along through this.
+    const followUpDetail = new Map<string, Detail>();
+    const send = (event: UnifiEvent): void => {
+      const extra = event.update ? undefined : followUpDetail.get(event.id);
+      const out: UnifiEvent = extra ? { ...event, detail: { ...event.detail, ...extra } } : event;
+      node.send({ topic: eventTopic(out), payload: out } as unknown as NodeMessageInFlow);
+      node.status(status.connected(shortText(`${out.event} ${out.receivedAt.slice(11, 19)}`)));
+    };
+    // actorWait 0: events at once and a follow-up (update: true) when the webhook's actor comes; > 0: WebSocket
+    // unlocks are held up to actorWait ms and sent once, with the actor when it came in time.
+    const hold = new ActorHold(actorWait, (event) => send(event as UnifiEvent), (event) => config.expectsActor(event));
     const user: UnifiUser = {
       onStatus: (value) => node.status(connectionStatus(value, RED._("unifi-access.status.listening"))),
       onEvent: (event) => {
         if (!matches(filter, event)) return;
-        node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
-        node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+        if (actorWait > 0 && event.update && event.detail) followUpDetail.set(event.id, event.detail);
+        try {
+          hold.push(event);
+        } finally {
+          followUpDetail.delete(event.id);
+        }
       },
     };
     // Subscribe on the next tick: status set in a constructor never reaches Status nodes.
@@ -228,9 +262,12 @@ export = function (RED: NodeAPI): void {
       }
       config.subscribe(user);
     });
-    node.on("close", (done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
       clearImmediate(timer);
       config.unsubscribe(user);
+      // Redeploy: what is held goes out now rather than never; removed: nothing more leaves this node.
+      if (removed) hold.clear();
+      else hold.flush();
       done();
     });
   }
@@ -304,6 +341,66 @@ export = function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType("unifi-access-action", UnifiAccessAction as unknown as Parameters<typeof RED.nodes.registerType>[1]);
+
+  /**
+   * "Test connection" and the door pickers: the values typed in the config dialog (credentials left untouched fall
+   * back to the stored ones of config node `id`), read-only: certificate, doors, devices, webhook endpoints, and a
+   * self-test of the webhook URL. Never answers with the token, an endpoint secret or the route secret.
+   */
+  adminEndpoint(
+    RED.httpAdmin as unknown as AdminApp,
+    RED.auth.needsPermission as unknown as NeedsPermission,
+    { vendor: VENDOR, action: "probe", permission: "unifi-access-config.write" },
+    async (body) => {
+      const id = typeof body.id === "string" ? body.id : "";
+      const stored = ((id ? RED.nodes.getCredentials(id) : undefined) ?? {}) as UnifiCredentials;
+      const host = resolveEnv(body.host);
+      const port = Number(resolveEnv(body.port)) || 12445;
+      const tls = isTlsMode(body.tls) ? body.tls : "pin";
+      const token = typedOrStored(body.token, stored.token);
+      const typedSecret = typedOrStored(body.routeSecret, stored.routeSecret);
+      // A dialog without a secret yet (the editor makes one on creation) is probed with a throwaway one.
+      const secret = isValidRouteSecret(typedSecret) ? typedSecret : generateRouteSecret();
+      const callbackBase = resolveEnv(body.callbackUrl);
+      const deployed = id ? (RED.nodes.getNode(id) as UnifiConfigNode | null) : null;
+      let learned: unknown = null;
+      try {
+        learned = deployed?.context().get(FINGERPRINT_CONTEXT_KEY) ?? null;
+      } catch {
+        learned = null;
+      }
+      return probeUnifiAccess({
+        host,
+        port,
+        token,
+        tls,
+        fingerprint: resolveEnv(body.fingerprint),
+        learnedFingerprint: typeof learned === "string" ? learned : null,
+        webhooks: bool(body.webhooks, true),
+        webhookUrl: async () => {
+          if (httpNodeRoot === false) return null;
+          return buildCallbackUrl({
+            ...(callbackBase ? { callbackUrl: callbackBase } : {}),
+            deviceHost: host,
+            devicePort: port,
+            nodeRedPort: Number(RED.settings.uiPort) || 1880,
+            httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
+            vendor: VENDOR,
+            secret,
+            channel: CHANNEL_WEBHOOK,
+          });
+        },
+        ownsWebhook: (url) => url.includes(`/smartlocks/${VENDOR}/${secret}/`),
+      });
+    },
+  );
+
+  /** A typed value, or the environment variable it names as `${NAME}` (as Node-RED resolves it at deploy). */
+  function resolveEnv(value: unknown): string {
+    const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
+    const named = /^\$\{([^}]+)\}$/.exec(text);
+    return named ? (process.env[named[1] as string] ?? "").trim() : text;
+  }
 
   /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device, minutes }`. */
   function actionRequest(def: UnifiActionDef, payload: unknown): { device: string; action: string; minutes?: number } {

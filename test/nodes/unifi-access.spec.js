@@ -279,6 +279,102 @@ describe("unifi-access nodes (test helper + controller simulator)", function () 
     assert.deepEqual(sim.webhooks.map((w) => w.id), ["other"]);
   });
 
+  it("actorWait 0 sends the WebSocket unlock at once plus a follow-up; actorWait > 0 holds it and sends it once with the actor", async () => {
+    await load([
+      { id: "fast", type: "unifi-access-events", config: "cfg", wires: [["fast-out"]] },
+      { id: "fast-out", type: "helper" },
+      { id: "held", type: "unifi-access-events", config: "cfg", actorWait: 1500, wires: [["held-out"]] },
+      { id: "held-out", type: "helper" },
+    ]);
+    const fast = collect("fast-out");
+    const held = collect("held-out");
+    const cfg = helper.getNode("cfg");
+    await waitUntil(() => ours().length === 1 && cfg.connection.webhookSecretKnown && fast.length === 3 && held.length === 3, 5000, "ready");
+    // The webhook comes a little after the WebSocket, as it does at a real controller.
+    const original = sim.deliver.bind(sim);
+    sim.deliver = (event, data) => (event === "access.door.unlock" ? setTimeout(() => original(event, data), 300) : original(event, data));
+    sim.credential(FRONT, { method: "NFC", user: { id: "u-7", name: "Grace" } });
+    const follow = await waitUntil(() => fast.find((m) => m.payload.event === "lock.unlocked" && m.payload.update), 5000, "follow-up");
+    const first = fast.find((m) => m.payload.event === "lock.unlocked" && !m.payload.update);
+    assert.equal(first.payload.channel, "websocket");
+    assert.equal(first.payload.actor, null, "sent at once, without actor");
+    assert.equal(follow.payload.id, first.payload.id);
+    assert.deepEqual(follow.payload.actor, { type: "nfc", id: "u-7", name: "Grace" });
+    const heldUnlock = await waitUntil(() => held.find((m) => m.payload.event === "lock.unlocked"), 5000, "held unlock");
+    assert.equal(heldUnlock.payload.id, first.payload.id, "the same happening");
+    assert.deepEqual(heldUnlock.payload.actor, { type: "nfc", id: "u-7", name: "Grace" }, "held until the actor came");
+    assert.equal(heldUnlock.payload.update, undefined);
+    assert.equal(heldUnlock.payload.detail.method, "NFC", "the webhook's detail comes along");
+    // access.granted (WebSocket log with its actor) and the relock are not held.
+    assert.ok(held.find((m) => m.payload.event === "access.granted"));
+    await waitUntil(() => held.find((m) => m.payload.event === "lock.locked") && fast.find((m) => m.payload.event === "lock.locked"), 5000, "relock");
+    assert.equal(held.filter((m) => m.payload.event === "lock.unlocked").length, 1, "sent once");
+    // An unlock no webhook actor comes for (a lock rule) is released at the deadline, without actor.
+    sim.applyLockRule(sim.door(GARAGE), "keep_unlock");
+    await waitUntil(() => fast.find((m) => m.payload.event === "lock.unlocked" && m.payload.device.id === GARAGE), 5000, "fast rule unlock");
+    assert.ok(!held.some((m) => m.payload.event === "lock.unlocked" && m.payload.device.id === GARAGE), "still held");
+    const released = await waitUntil(() => held.find((m) => m.payload.event === "lock.unlocked" && m.payload.device.id === GARAGE), 5000, "released");
+    assert.equal(released.payload.actor, null);
+    assert.equal(held.filter((m) => m.payload.event === "lock.unlocked").length, 2);
+    assert.equal(fast.filter((m) => m.payload.event === "lock.unlocked").length, 3, "fast: event + follow-up, rule unlock");
+  });
+
+  describe("POST /smartlocks/unifi-access/probe (test connection, door pickers)", () => {
+    const typed = (over = {}) => ({ host: "127.0.0.1", port: sim.port, tls: "pin", fingerprint: "", webhooks: true, callbackUrl: nodeBase, ...over });
+    const probe = (body) => helper.request().post("/smartlocks/unifi-access/probe").send(body).expect("content-type", /json/);
+
+    it("with the right pin: doors as devices, our endpoint marked (redacted), nothing secret", async () => {
+      await load(listenerFlow());
+      const cfg = helper.getNode("cfg");
+      await waitUntil(() => ours().length === 1 && cfg.connection.webhookSecretKnown, 5000, "registration");
+      sim.webhooks.push({ id: "other", endpoint: "http://192.168.1.99:9000/hook", name: "other app", secret: "1111111111111111", events: ["access.door.unlock"], headers: {} });
+      // Untouched password fields fall back to the stored credentials of config node "cfg".
+      const res = await probe({ ...typed({ fingerprint: sim.fingerprint.toLowerCase() }), id: "cfg", token: "__PWRD__", routeSecret: "" }).expect(200);
+      const answer = res.body;
+      assert.equal(answer.ok, true, JSON.stringify(answer));
+      assert.equal(answer.details.certificate.matches, true);
+      assert.equal(answer.details.certificate.matchesLearned, true, "compared with the one the node trusted on first use");
+      assert.deepEqual(answer.devices.map((d) => [d.id, d.name, d.type]), [[FRONT, "Front Door", "door"], [GARAGE, "Garage", "door"]]);
+      const mine = answer.details.webhooks.find((w) => w.ours);
+      assert.equal(mine.url, `${nodeBase}/smartlocks/unifi-access/***/webhook`);
+      assert.deepEqual(answer.details.webhooks.find((w) => !w.ours), { id: "other", name: "other app", url: "http://192.168.1.99:9000/hook", events: 1, ours: false });
+      assert.deepEqual(answer.callback, { url: `${nodeBase}/smartlocks/unifi-access/***/webhook`, registered: true, eventsComplete: true, plainHttp: true, shortEnough: true, notLoopback: true, reachable: true });
+      const text = JSON.stringify(answer);
+      for (const secret of [SECRET, sim.token, ours()[0].secret, "1111111111111111"]) assert.ok(!text.includes(secret), "no secret in the answer");
+      assert.equal(sim.webhooks.length, 2, "the probe registers nothing");
+    });
+
+    it("first use: reports the fingerprint to adopt; a wrong pin: not ok, the fingerprint, and the token never sent", async () => {
+      await load([]);
+      const first = (await probe({ ...typed(), token: sim.token }).expect(200)).body;
+      assert.equal(first.ok, true);
+      assert.deepEqual(first.details.certificate, { fingerprint: sim.fingerprint.match(/.{2}/g).join(":"), pinned: null, matches: null, matchesLearned: null, mode: "pin" });
+      assert.equal(first.callback.registered, false);
+      const seen = sim.stats.authorizationSeen;
+      const wrong = (await probe({ ...typed({ fingerprint: "AB".repeat(32) }), token: sim.token }).expect(200)).body;
+      assert.equal(wrong.ok, false);
+      assert.equal(wrong.code, "rejected");
+      assert.equal(wrong.details.certificate.fingerprint, sim.fingerprint.match(/.{2}/g).join(":"));
+      assert.equal(wrong.details.certificate.matches, false);
+      assert.equal(sim.stats.authorizationSeen, seen, "the token did not reach a certificate other than the pinned one");
+    });
+
+    it("a wrong token: ok false, code unauthorized and where the right token comes from; bad input: 400", async () => {
+      await load([]);
+      const res = await probe({ ...typed(), token: "protect-key-123" }).expect(200);
+      assert.equal(res.body.ok, false);
+      assert.equal(res.body.code, "unauthorized");
+      assert.match(res.body.message, /Settings › General › Advanced › API Token/);
+      assert.match(res.body.message, /view:space/);
+      assert.ok(!JSON.stringify(res.body).includes("protect-key-123"));
+      const missing = await probe({ ...typed({ host: "" }), token: sim.token }).expect(400);
+      assert.equal(missing.body.code, "bad_request");
+      // No stored credentials for an unknown id and nothing typed: the token is asked for.
+      const noToken = await probe({ ...typed(), id: "nope", token: "__PWRD__" }).expect(400);
+      assert.match(noToken.body.message, /API token/);
+    });
+  });
+
   const actionFlow = (extra = {}) => [
     { id: "tab", type: "tab" },
     { id: "act", type: "unifi-access-action", z: "tab", config: "cfg", timeout: 5, wires: [["res"]], ...extra },

@@ -6,6 +6,7 @@
  * with every node that uses it; listeners and actions subscribe and unsubscribe.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import { type DoorEvent, eventTopic } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
@@ -15,7 +16,9 @@ import { type NodeStatus, shortText, status } from "./core/status";
 import { DEFAULT_CLOUD_URL } from "./loqed/cloud-client";
 import { type LoqedStatus, LoqedConnection } from "./loqed/connection";
 import { decodeKey } from "./loqed/crypto";
+import { NamedActorHold } from "./loqed/follow-up";
 import { MAX_KEY_ID, parseKeyNames } from "./loqed/normalize";
+import { probeLoqed } from "./loqed/probe";
 
 interface LoqedConfigDef extends NodeDef {
   host?: string;
@@ -51,6 +54,7 @@ interface LoqedEventsDef extends NodeDef {
   config: string;
   devices?: string[] | string;
   events?: string[] | string;
+  actorWait?: number | string;
 }
 
 interface LoqedActionDef extends NodeDef {
@@ -63,6 +67,8 @@ interface LoqedActionDef extends NodeDef {
 
 const VENDOR = "loqed";
 const DEFAULT_WINDOW_S = 20;
+/** The longest actorWait accepted (ms): an event held longer is no longer news. */
+const MAX_ACTOR_WAIT_MS = 600_000;
 
 export = function (RED: NodeAPI): void {
   const httpNodeRoot = RED.settings.httpNodeRoot as string | false | undefined;
@@ -112,19 +118,7 @@ export = function (RED: NodeAPI): void {
       keyNames: names,
       timestampWindowSeconds: Number.isFinite(windowSeconds) && windowSeconds > 0 ? windowSeconds : DEFAULT_WINDOW_S,
       allowMissingTimestamp: def.allowMissingTimestamp === true || def.allowMissingTimestamp === "true",
-      callbackUrl: async () => {
-        if (!routesAvailable) return null;
-        return buildCallbackUrl({
-          ...(def.callbackUrl?.trim() ? { callbackUrl: def.callbackUrl.trim() } : {}),
-          deviceHost: host,
-          devicePort: port,
-          nodeRedPort: Number(RED.settings.uiPort) || 1880,
-          httpNodeRoot: nodeRoot,
-          vendor: VENDOR,
-          secret,
-          channel: "bridge",
-        });
-      },
+      callbackUrl: async () => (routesAvailable ? bridgeWebhookUrl(def.callbackUrl, host, port, secret) : null),
       ownsWebhook: (url) => url.includes(`/smartlocks/${VENDOR}/${secret}/`),
       warn: (message) => node.warn(message),
     });
@@ -164,6 +158,70 @@ export = function (RED: NodeAPI): void {
         .then(() => done());
     });
   }
+
+  /** The bridge webhook URL `{callbackUrl}/smartlocks/loqed/{secret}/bridge` (the base detected when empty). */
+  function bridgeWebhookUrl(callbackUrl: string | undefined, host: string, port: number, secret: string): Promise<string> {
+    return buildCallbackUrl({
+      ...(callbackUrl?.trim() ? { callbackUrl: callbackUrl.trim() } : {}),
+      deviceHost: host,
+      devicePort: port,
+      nodeRedPort: Number(RED.settings.uiPort) || 1880,
+      httpNodeRoot: nodeRoot,
+      vendor: VENDOR,
+      secret,
+      channel: "bridge",
+    });
+  }
+
+  /**
+   * "Test connection" and the device pickers: the dialog's typed values, password fields left untouched fall
+   * back to the stored credentials of config node `id`. Read-only at the bridge; no secret in the answer.
+   */
+  adminEndpoint(
+    RED.httpAdmin as unknown as AdminApp,
+    RED.auth.needsPermission as unknown as NeedsPermission,
+    { vendor: VENDOR, action: "probe", permission: "loqed-config.write" },
+    async (body) => {
+      const id = typeof body.id === "string" ? body.id : "";
+      const stored = ((id ? RED.nodes.getCredentials(id) : undefined) ?? {}) as LoqedCredentials;
+      const text = (value: unknown): string => (typeof value === "string" || typeof value === "number" ? String(value).trim() : "");
+      const host = text(body.host);
+      const portValue = Number(text(body.port) || 80);
+      if (!Number.isInteger(portValue) || portValue < 1 || portValue > 65535) throw new SmartlockError("bad_request", "the port must be a number from 1 to 65535");
+      if (host && !/^[A-Za-z0-9.:\-\[\]]+$/.test(host)) throw new SmartlockError("bad_request", "the bridge IP is not a host name or address");
+      const keyText = typedOrStored(body.bridgeKey, stored.bridgeKey);
+      let bridgeKey: Buffer | null = null;
+      if (keyText) {
+        try {
+          bridgeKey = decodeKey(keyText, "bridge key");
+        } catch {
+          throw new SmartlockError("bad_request", "the bridge key is not valid base64");
+        }
+      }
+      const secret = typedOrStored(body.routeSecret, stored.routeSecret);
+      let callbackUrl: string | null = null;
+      let callbackProblem: string | undefined;
+      if (httpNodeRoot === false) callbackProblem = RED._("loqed.warn.no-http-node");
+      else if (!isValidRouteSecret(secret)) callbackProblem = "no route secret yet: deploy the config node once";
+      else if (host) {
+        try {
+          callbackUrl = await bridgeWebhookUrl(text(body.callbackUrl), host, portValue, secret);
+        } catch (err) {
+          callbackProblem = toSmartlockError(err).message;
+        }
+      }
+      return probeLoqed({
+        host,
+        port: portValue,
+        bridgeKey,
+        lockId: text(body.lockId),
+        name: text(body.name) || null,
+        callbackUrl,
+        ...(callbackProblem ? { callbackProblem } : {}),
+        ownsWebhook: (url) => isValidRouteSecret(secret) && url.includes(`/smartlocks/${VENDOR}/${secret}/`),
+      });
+    },
+  );
 
   /** Cloud webhook path per deployed config node, for the editor's "show" link (admins only). */
   const cloudUrls = new Map<string, string>();
@@ -205,19 +263,30 @@ export = function (RED: NodeAPI): void {
       node.status(status.error(RED._("loqed.status.no-config")));
       return;
     }
+    const wait = Number(def.actorWait);
+    const actorWait = Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_ACTOR_WAIT_MS) : 0;
+    const send = (event: DoorEvent): void => {
+      node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
+      node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+    };
+    // actorWait 0: events at once and a follow-up (update: true) when the cloud names the key; > 0: bridge
+    // events the cloud can still name are held up to that long and sent once.
+    const connection = config.connection;
+    const hold = new NamedActorHold(actorWait, send, (event) => connection.expectsName(event));
     const user: LoqedUser = {
       onStatus: (value) => node.status(listenerStatus(value)),
       onEvent: (event) => {
-        if (!matches(filter, event)) return;
-        node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
-        node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+        if (matches(filter, event)) hold.push(event);
       },
     };
     // Subscribe on the next tick: status set in a constructor never reaches Status nodes.
     const timer = setImmediate(() => config.subscribe(user));
-    node.on("close", (done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
       clearImmediate(timer);
       config.unsubscribe(user);
+      // Redeployed: what is held goes out now rather than being lost; removed: dropped with the node.
+      if (removed) hold.clear();
+      else hold.flush();
       done();
     });
   }

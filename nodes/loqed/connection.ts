@@ -34,6 +34,7 @@ import {
   normaliseMac,
   statusParts,
 } from "./normalize";
+import { CloudFollowUps, awaitsName } from "./follow-up";
 import { rejectText, verifyBridgeWebhook } from "./receiver";
 import { type WebhookBody, type WebhookEntry, webhookBodySchema } from "./schemas";
 
@@ -94,6 +95,8 @@ export interface LoqedReport {
   classified: Classified;
 }
 
+/** Cloud names only: the user's slot table already named the bridge event if it could. */
+const NO_NAMES: ReadonlyMap<number, string> = new Map();
 /** A GO_TO_STATE actor is reused for the STATE_CHANGED that follows it within this time. */
 const GOTO_ACTOR_MS = 30_000;
 /** The cloud delivers each event twice about 4 s apart. */
@@ -119,6 +122,8 @@ export class LoqedConnection extends EventEmitter {
   private lastGoto: { key: number | null; target: Bolt; actor: Actor | null; at: number } | null = null;
   private readonly seenSignatures = new Map<string, number>();
   private readonly seenCloud = new Map<string, number>();
+  private readonly followUps = new CloudFollowUps();
+  private cloudSeen = false;
   private readonly warnedAt = new Map<string, { at: number; suppressed: number }>();
   private othersWarned = -1;
 
@@ -156,6 +161,19 @@ export class LoqedConnection extends EventEmitter {
 
   get hasWebhook(): boolean {
     return this.webhookRegistered;
+  }
+
+  /**
+   * The cloud channel is active when a cloud token is set or a cloud webhook arrived since start (LOQED has
+   * no API to ask whether cloud webhooks point here).
+   */
+  get cloudActive(): boolean {
+    return this.cloud !== null || this.cloudSeen;
+  }
+
+  /** Whether an event may still get a name from a cloud webhook (listeners with actorWait hold these). */
+  expectsName(event: DoorEvent): boolean {
+    return this.cloudActive && this.hasBridgeChannel && awaitsName(event);
   }
 
   /** The device id: `lockId` from the config, else the bridge Wi-Fi MAC once known. */
@@ -227,6 +245,7 @@ export class LoqedConnection extends EventEmitter {
     this.prune(this.seenCloud, CLOUD_DUPLICATE_MS, request.receivedAt);
     if (this.seenCloud.has(fingerprint)) return { status: 200 };
     this.seenCloud.set(fingerprint, request.receivedAt);
+    this.cloudSeen = true;
     // The same cloud content hours later is a new report: the digest only separates deliveries in the same ms.
     this.process(parsed.body, parsed.json, "cloud", request.receivedAt, `${fingerprint}:${request.receivedAt}`);
     return { status: 200 };
@@ -265,6 +284,8 @@ export class LoqedConnection extends EventEmitter {
     const classified = classify(body);
     const names = this.options.keyNames;
     const current = this.tracker.get(device.id)?.lock ?? null;
+    const summary: LoqedReport = { channel, classified };
+    if (channel === "cloud" && this.cloudCopy(device, body, raw, classified, receivedAt, summary)) return;
     let events: DoorEvent[] = [];
     switch (classified.kind) {
       case "goto": {
@@ -303,12 +324,44 @@ export class LoqedConnection extends EventEmitter {
         break;
       }
     }
-    const report: LoqedReport = { channel, classified };
+    // Remembered now, not when emitted: the cloud copy may arrive before the next tick.
+    if (channel === "bridge") for (const event of events) this.followUps.remember(event);
+    this.emitLater(events, summary);
+  }
+
+  private emitLater(events: DoorEvent[], report: LoqedReport): void {
     setImmediate(() => {
       if (this.closing.signal.aborted) return;
       for (const event of events) this.emit("event", event);
       this.emit("report", report);
     });
+  }
+
+  /**
+   * A cloud webhook that names the key (`key_name_user`, else the key's account) about a change the bridge
+   * already reported: sent as the follow-up of the bridge event, or dropped when it is another copy of one that
+   * already was. Either way the tracker is left alone (the bridge already moved it, maybe further). False when
+   * it is news (handled as usual).
+   */
+  private cloudCopy(device: Device, body: WebhookBody, raw: unknown, classified: Classified, receivedAt: number, report: LoqedReport): boolean {
+    if (classified.kind === "status" || classified.kind === "unknown" || classified.key === null) return false;
+    // The name as a cloud event of its own would carry it: key_name_user, else the account's name or e-mail.
+    const name = actorOf(null, classified.key, NO_NAMES, body)?.name;
+    if (!name) return false;
+    const eventNames = cloudEventNames(classified);
+    if (eventNames.length === 0) return false;
+    const slot = String(classified.key);
+    const followUp = this.followUps.attach(device.id, eventNames, slot, name, receivedAt);
+    if (followUp) {
+      // raw: the cloud webhook that named the actor (the bridge event's own raw went out with it).
+      this.emitLater([{ ...followUp, raw }], report);
+      return true;
+    }
+    if (this.followUps.isCopy(eventNames, slot, receivedAt)) {
+      this.emitLater([], report);
+      return true;
+    }
+    return false;
   }
 
   /** The actor of a reached state: the GO_TO_STATE that led to it, else what this event says, else "auto" for the return from open. */
@@ -553,6 +606,24 @@ export class LoqedConnection extends EventEmitter {
     if (this.statusValue.state === status.state && this.statusValue.reason === status.reason) return;
     this.statusValue = status;
     this.emit("status", status);
+  }
+}
+
+/** The event a cloud webhook stands for, as the bridge copy of it was named. */
+function cloudEventNames(c: Classified): string[] {
+  switch (c.kind) {
+    case "goto": {
+      const moving = gotoLockState(c.target, null);
+      return moving ? [`lock.${moving}`] : [];
+    }
+    case "reached": {
+      const lock = boltLockState(c.bolt);
+      return lock === "unknown" ? [] : [`lock.${lock}`];
+    }
+    case "jammed":
+      return ["lock.jammed"];
+    default:
+      return [];
   }
 }
 

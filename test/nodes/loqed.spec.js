@@ -235,6 +235,129 @@ describe("loqed nodes (test helper + bridge simulator)", function () {
     assert.equal(sim.commands[0].reason, "HMAC mismatch");
   });
 
+  describe("actor names from the cloud", () => {
+    let cloud;
+    let stopFollowing;
+    const cloudRoute = () => `${nodeBase}/smartlocks/loqed/${SECRET}/cloud`;
+    async function withCloud(listenerExtra = {}, credentials = {}) {
+      await load(listenerFlow(listenerExtra), credentials, { keyNames: "" });
+      cloud = new LoqedCloudSimulator({ token: "pat-token" });
+      await cloud.start();
+      cloud.webhookUrls = [cloudRoute()];
+      // The cloud copy of each bridge webhook arrives after it here (the order this feature is for).
+      stopFollowing = cloud.follow(sim, { delayMs: 60, names: { 4: "Anna" } });
+      const messages = collect();
+      await waitUntil(() => sim.webhooks.length === 1, 5000, "registration");
+      await find(messages, "device.state");
+      return messages;
+    }
+    afterEach(async () => {
+      stopFollowing?.();
+      stopFollowing = null;
+      if (cloud) await cloud.stop();
+      cloud = null;
+    });
+
+    it("actorWait 0: a later named cloud copy is a follow-up of the bridge event (same id, update: true), once", async () => {
+      const messages = await withCloud();
+      sim.bleAction("day_lock", 4);
+      const followUps = () => messages.filter((m) => m.payload.update === true);
+      await waitUntil(() => followUps().length === 2, 5000, "two follow-ups");
+      await sim.idle();
+      await new Promise((r) => setTimeout(r, 200)); // the cloud's second copies (30 ms later) have arrived by now
+      // Each event once, each follow-up once (the cloud delivers every webhook twice); a follow-up may come
+      // before the next bridge event.
+      assert.deepEqual(messages.filter((m) => !m.payload.update).map((m) => m.payload.event), ["device.state", "lock.unlocking", "lock.unlocked"]);
+      assert.deepEqual(followUps().map((m) => m.payload.event), ["lock.unlocking", "lock.unlocked"]);
+      for (const name of ["lock.unlocking", "lock.unlocked"]) {
+        const [first, follow] = messages.filter((m) => m.payload.event === name);
+        assert.deepEqual(first.payload.actor, { type: "app", id: "4", name: null });
+        assert.equal(first.payload.channel, "bridge");
+        assert.equal(follow.payload.id, first.payload.id);
+        assert.equal(follow.topic, first.topic);
+        assert.deepEqual(follow.payload.actor, { type: "app", id: "4", name: "Anna" }, "type from the event type, name from the cloud");
+        assert.equal(follow.payload.raw.key_name_user, "Anna");
+      }
+      // A named cloud webhook that no bridge event matches is an event of its own, as before.
+      await request(RED.httpNode)
+        .post(`/smartlocks/loqed/${SECRET}/cloud`)
+        .send({ event_type: "STATE_CHANGED_NIGHT_LOCK", requested_state: "NIGHT_LOCK", lock_id: 6148, key_local_id: "5", key_name_user: "Bob" })
+        .expect(200);
+      const locked = await find(messages, "lock.locked");
+      assert.equal(locked.payload.channel, "cloud");
+      assert.equal(locked.payload.update, undefined);
+      assert.deepEqual(locked.payload.actor, { type: "user", id: "5", name: "Bob" });
+    });
+
+    it("actorWait > 0: holds events the cloud can still name and sends each once with the name; the rest at the deadline", async () => {
+      const messages = await withCloud({ actorWait: 1500 }, { cloudToken: "pat-token" });
+      sim.bleAction("day_lock", 4);
+      await waitUntil(() => messages.filter((m) => m.payload.event.startsWith("lock.")).length === 2, 5000, "two lock events");
+      await sim.idle();
+      await new Promise((r) => setTimeout(r, 200));
+      const lockMessages = messages.filter((m) => m.payload.event.startsWith("lock."));
+      assert.deepEqual(lockMessages.map((m) => m.payload.event), ["lock.unlocking", "lock.unlocked"]);
+      for (const m of lockMessages) {
+        assert.deepEqual(m.payload.actor, { type: "app", id: "4", name: "Anna" });
+        assert.equal(m.payload.update, undefined, "sent once, not as an update");
+      }
+      // Key 6 has no name in the cloud: held until actorWait, then sent with the bridge's own actor.
+      sim.bleAction("night_lock", 6);
+      const locked = await find(messages, "lock.locked");
+      assert.deepEqual(locked.payload.actor, { type: "app", id: "6", name: null });
+      assert.equal(messages.filter((m) => m.payload.event === "lock.locking").length, 1);
+      assert.ok(messages.every((m) => m.payload.update === undefined));
+    });
+  });
+
+  describe("probe endpoint (test connection, device pickers)", () => {
+    const probe = (body) => helper.request().post("/smartlocks/loqed/probe").send(body).expect("Content-Type", /json/);
+    const typed = () => ({ host: "127.0.0.1", port: sim.port, bridgeKey: BRIDGE_KEY, lockId: "", name: "Front door", callbackUrl: nodeBase, routeSecret: SECRET });
+
+    it("reads /status and the webhook table with typed values, marks ours redacted, and changes nothing", async () => {
+      const other = "http://192.168.1.99:8000/other-app";
+      sim.webhooks.push({ id: 90, url: other });
+      await load(listenerFlow());
+      await waitUntil(() => sim.webhooks.length === 2, 5000, "registration");
+      const before = JSON.stringify(sim.webhooks);
+      const { body } = await probe(typed()).expect(200);
+      assert.equal(body.ok, true);
+      assert.match(body.summary, /aabbccddeeff: lock locked, 2 webhook\(s\), 1 of this config node/);
+      assert.deepEqual(body.devices, [{ id: MAC, name: "Front door", type: "lock", lock: "locked" }]);
+      assert.deepEqual(body.details.webhooks, [
+        { id: 90, url: other, ours: false },
+        { id: sim.webhooks[1].id, url: `${nodeBase}/smartlocks/loqed/***/bridge`, ours: true },
+      ]);
+      assert.deepEqual(body.callback, { url: `${nodeBase}/smartlocks/loqed/***/bridge`, problem: null, registered: true, plainHttp: true, shortEnough: true, notLoopback: true, reachable: true });
+      assert.equal(body.details.bridge.mac, MAC);
+      const text = JSON.stringify(body);
+      assert.ok(!text.includes(SECRET) && !text.includes(BRIDGE_KEY) && !text.includes(KEY_SECRET));
+      assert.equal(JSON.stringify(sim.webhooks), before, "nothing registered or removed");
+      assert.equal(sim.commands.length, 0);
+    });
+
+    it("falls back to the stored credentials with id, and answers ok:false unauthorized for a wrong bridge key", async () => {
+      await load(listenerFlow());
+      await waitUntil(() => sim.webhooks.length === 1, 5000, "registration");
+      const stored = await probe({ ...typed(), bridgeKey: "__PWRD__", routeSecret: "__PWRD__", id: "cfg" }).expect(200);
+      assert.equal(stored.body.ok, true);
+      assert.equal(stored.body.callback.registered, true, "the stored route secret gives the registered URL");
+      assert.equal(stored.body.details.webhooks.length, 1);
+      const rejectedBefore = sim.stats.mgmtRejected;
+      const wrong = await probe({ ...typed(), bridgeKey: "V3JvbmcgYnJpZGdlIGtleQ==" }).expect(200);
+      assert.equal(wrong.body.ok, false);
+      assert.equal(wrong.body.code, "unauthorized");
+      assert.match(wrong.body.message, /bridge key/);
+      assert.ok(!JSON.stringify(wrong.body).includes("V3JvbmcgYnJpZGdlIGtleQ=="));
+      assert.equal(sim.stats.mgmtRejected, rejectedBefore + 1, "one signed read, no retry storm");
+      const bad = await probe({ ...typed(), bridgeKey: "not base64!" }).expect(400);
+      assert.deepEqual({ ok: bad.body.ok, code: bad.body.code }, { ok: false, code: "bad_request" });
+      const down = await probe({ ...typed(), port: 1 }).expect(200);
+      assert.equal(down.body.ok, false);
+      assert.equal(down.body.code, "unreachable");
+    });
+  });
+
   it("removes the routes on redeploy", async () => {
     await load(listenerFlow());
     await waitUntil(() => sim.webhooks.length === 1);

@@ -332,6 +332,7 @@ class LoqedBridgeSimulator extends EventEmitter {
    * HTTP statuses (or error codes) per URL. `opts` overrides signing for this delivery.
    */
   send(body, opts = {}) {
+    if (!opts.raw) this.emit("webhook", body);
     const raw = Buffer.from(opts.raw ?? JSON.stringify(body), "utf8");
     const trigger = triggerOf(body);
     const run = async () => {
@@ -470,6 +471,26 @@ class LoqedCloudSimulator {
       }, 80);
     }, 30);
     if (this.bridge) this.bridge.move(target, key, "remote");
+  }
+
+  /**
+   * Mirrors the bridge's state webhooks as cloud webhooks `delayMs` later (LOQED's cloud reports the same
+   * changes, usually a little before the bridge, sometimes after), with the key's name from `names`.
+   * Returns a function that stops mirroring.
+   */
+  follow(bridge, { delayMs = 50, names = {} } = {}) {
+    const onWebhook = (body) => {
+      if (!body.event_type) return;
+      const key = Number(body.key_local_id);
+      const { mac_wifi: _mac, mac_ble: _ble, ...rest } = body;
+      // A key without a name here is a PIN key not bound to an account: the cloud knows no name for it.
+      const unnamed = { key_name_user: "", key_name_admin: null, key_account_email: null, key_account_name: null };
+      let fields = { lock_id: this.numericLockId, key_local_id: "", key_name_user: null };
+      if (key >= 0 && key <= 250) fields = { ...this.keyFields(key), ...(names[key] ? { key_name_user: names[key] } : unnamed) };
+      setTimeout(() => void this.webhook({ ...rest, ...fields }), delayMs);
+    };
+    bridge.on("webhook", onWebhook);
+    return () => bridge.off("webhook", onWebhook);
   }
 
   keyFields(key) {

@@ -9,18 +9,22 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ActorHold } from "./core/actor-merge";
+import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import { type DoorEvent, eventTopic } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
 import { RouteRegistry, routePath } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
-import { isAuthMode } from "./nuki/auth";
+import { type AuthMode, isAuthMode } from "./nuki/auth";
+import type { NukiBridgeClient } from "./nuki/bridge-client";
 import { type ActionResult, type BridgeStatus, NukiBridgeConnection } from "./nuki/bridge-connection";
+import { CallbackSourceCheck, isCallbackSource, normalizeAddress } from "./nuki/callback-source";
 import { NukiEventHub } from "./nuki/event-hub";
 import { nukiIdToHex, parseDeviceId } from "./nuki/ids";
 import { BrokerTransport, isBrokerNode } from "./nuki/mqtt-broker-transport";
 import { NukiMqttConnection } from "./nuki/mqtt-connection";
+import { probeNuki } from "./nuki/probe";
 import { DEFAULT_WEB_API_URL } from "./nuki/web-client";
 import { NukiWebConnection } from "./nuki/web-connection";
 import { type WebhookStore, openWebhook, processCachedStore, sealWebhook } from "./nuki/webhook-store";
@@ -30,6 +34,8 @@ interface NukiConfigDef extends NodeDef {
   port?: string | number;
   auth?: string;
   callbackUrl?: string;
+  /** "any" (default): the route secret alone admits a callback; "bridge": also only from the bridge's address. */
+  callbackSource?: string;
   webApiUrl?: string;
   webhookUrl?: string;
   mqttBroker?: string;
@@ -63,6 +69,11 @@ interface NukiConfigNode extends Node<NukiCredentials> {
   subscribe(user: NukiUser): void;
   unsubscribe(user: NukiUser, removed: boolean): void;
   perform(device: string, action: string, options: { confirm: boolean; timeoutMs: number }): Promise<ActionResult>;
+  /**
+   * The running bridge client when `settings` name the same bridge with the same token and auth, so that a
+   * probe queues behind the connection instead of racing it (the bridge answers one request at a time).
+   */
+  bridgeClientFor(settings: { host: string; port: number; token: string; auth: AuthMode }): NukiBridgeClient | null;
 }
 
 interface NukiEventsDef extends NodeDef {
@@ -88,6 +99,8 @@ const WEBHOOK_CONTEXT_KEY = "smartlocksWebhook";
 const FAILED = new Set(["no-callback", "unreachable", "unauthorized"]);
 /** The longest actorWait accepted (ms): an event held longer is no longer news. */
 const MAX_ACTOR_WAIT_MS = 600_000;
+/** A refused callback source is warned about at most this often (ms): a flood must not flood the log. */
+const SOURCE_WARN_INTERVAL_MS = 60_000;
 
 export = function (RED: NodeAPI): void {
   const httpNodeRoot = RED.settings.httpNodeRoot as string | false | undefined;
@@ -153,11 +166,22 @@ export = function (RED: NodeAPI): void {
         warn: (message) => node.warn(message),
       });
       node.bridge = bridge;
+      const callbackSource = isCallbackSource(def.callbackSource) ? def.callbackSource : "any";
+      const sourceCheck = callbackSource === "bridge" ? new CallbackSourceCheck(host) : null;
+      let lastSourceWarning = 0;
       bridge.on("status", () => announceStatus());
       bridge.on("event", (event: DoorEvent) => hub.publish([event]));
       bridge.on("report", (deviceId: string) => hub.reported(deviceId));
       if (routesAvailable) {
-        route(CHANNEL_BRIDGE, (request) => {
+        route(CHANNEL_BRIDGE, async (request) => {
+          if (sourceCheck && !(await sourceCheck.allows(request.remoteAddress))) {
+            if (request.receivedAt - lastSourceWarning >= SOURCE_WARN_INTERVAL_MS) {
+              lastSourceWarning = request.receivedAt;
+              const reason = sourceCheck.lastError ? ` (${sourceCheck.lastError})` : "";
+              node.warn(RED._("nuki.warn.callback-source", { address: normalizeAddress(request.remoteAddress) || "?", host }) + reason);
+            }
+            return { status: 401, body: "callbacks are accepted from the bridge only" };
+          }
           const answer = bridge.handleCallback(request.rawBody, request.receivedAt);
           if (answer.warning) node.warn(answer.warning);
           return answer.body === undefined ? { status: answer.status } : { status: answer.status, body: answer.body };
@@ -286,6 +310,11 @@ export = function (RED: NodeAPI): void {
       return Promise.reject(new SmartlockError("bad_request", RED._("nuki.errors.no-channel")));
     };
 
+    node.bridgeClientFor = (settings) => {
+      const same = settings.host === host && settings.port === port && settings.token === token && settings.auth === auth;
+      return same && node.bridge && !closed ? node.bridge.client : null;
+    };
+
     node.on("close", (removed: boolean, done: () => void) => {
       closed = true;
       RED.events.removeListener("flows:started", onFlowsStarted);
@@ -309,6 +338,62 @@ export = function (RED: NodeAPI): void {
       routeSecret: { type: "password" },
     },
   });
+
+  /**
+   * "Test connection" and the device pickers: the values typed in the config dialog (password fields left
+   * untouched fall back to the stored credentials of config node `id`), read-only: bridge /info, /list and
+   * /callback/list (through the deployed node's client when it talks to the same bridge), and the Web API's
+   * smartlock list when a web token is set. Never answers with a token or the route secret.
+   */
+  adminEndpoint(
+    RED.httpAdmin as unknown as AdminApp,
+    RED.auth.needsPermission as unknown as NeedsPermission,
+    { vendor: VENDOR, action: "probe", permission: "nuki-config.write" },
+    async (body) => {
+      const id = typeof body.id === "string" ? body.id : "";
+      const stored = ((id ? RED.nodes.getCredentials(id) : undefined) ?? {}) as NukiCredentials;
+      const host = resolveEnv(body.host);
+      const port = Number(resolveEnv(body.port)) || 8080;
+      const auth: AuthMode = isAuthMode(body.auth) ? body.auth : "encrypted";
+      const token = typedOrStored(body.token, stored.token);
+      const webToken = typedOrStored(body.webToken, stored.webToken);
+      const webApiUrl = resolveEnv(body.webApiUrl) || DEFAULT_WEB_API_URL;
+      const callbackBase = resolveEnv(body.callbackUrl);
+      if (host && !token) throw new SmartlockError("bad_request", RED._("nuki.probe.need-token"));
+      if (!host && !webToken) throw new SmartlockError("bad_request", RED._("nuki.probe.need-channel"));
+      const typedSecret = typedOrStored(body.routeSecret, stored.routeSecret);
+      // A dialog without a secret yet (the editor makes one on creation) is probed with a throwaway one.
+      const secret = isValidRouteSecret(typedSecret) ? typedSecret : generateRouteSecret();
+      const deployed = id ? (RED.nodes.getNode(id) as NukiConfigNode | null) : null;
+      const client = deployed && typeof deployed.bridgeClientFor === "function" ? deployed.bridgeClientFor({ host, port, token, auth }) : null;
+      const callbackUrl =
+        httpNodeRoot === false || !host
+          ? null
+          : await buildCallbackUrl({
+              ...(callbackBase ? { callbackUrl: callbackBase } : {}),
+              deviceHost: host,
+              devicePort: port,
+              nodeRedPort: Number(RED.settings.uiPort) || 1880,
+              httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
+              vendor: VENDOR,
+              secret,
+              channel: CHANNEL_BRIDGE,
+            });
+      return probeNuki({
+        bridge: host
+          ? { host, port, token, auth, callbackUrl, ownsCallback: (url) => url.includes(`/smartlocks/${VENDOR}/${secret}/`), client }
+          : null,
+        web: webToken ? { apiUrl: webApiUrl, token: webToken } : null,
+      });
+    },
+  );
+
+  /** A typed value, or the environment variable it names as `${NAME}` (as Node-RED resolves it at deploy). */
+  function resolveEnv(value: unknown): string {
+    const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
+    const named = /^\$\{([^}]+)\}$/.exec(text);
+    return named ? (process.env[named[1] as string] ?? "").trim() : text;
+  }
 
   /** `{webhookUrl}/smartlocks/nuki/{secret}/web`, or null when no (valid) webhook base is set. */
   function webhookAddress(base: string | undefined, secret: string): string | null {

@@ -10,8 +10,10 @@ import { toSmartlockError } from "../core/errors";
 import type { AuthMode } from "./auth";
 import { NukiBridgeClient } from "./bridge-client";
 import { MAX_CALLBACK_URL_LENGTH, MAX_CALLBACKS } from "./bridge-connection";
-import { nukiIdToHex } from "./ids";
+import { deviceIdFromSmartlockId, nukiIdToHex } from "./ids";
 import { deviceKind, lockState } from "./normalize";
+import { NukiWebClient } from "./web-client";
+import { webDeviceKind } from "./web-normalize";
 
 export interface ProbeInput {
   host: string;
@@ -22,6 +24,11 @@ export interface ProbeInput {
   callbackUrl: string | null;
   /** Recognises our own registrations (same route secret). */
   ownsCallback: (url: string) => boolean;
+  /**
+   * The deployed config node's client when it talks to the same bridge with the same token: the probe then
+   * queues behind the running connection (the bridge answers one request at a time). Not closed by the probe.
+   */
+  client?: NukiBridgeClient | null;
 }
 
 export interface ProbeDevice {
@@ -49,7 +56,8 @@ export interface ProbeResult {
 }
 
 export async function probeBridge(input: ProbeInput): Promise<ProbeResult> {
-  const client = new NukiBridgeClient({ host: input.host, port: input.port, token: input.token, auth: input.auth, spacingMs: 100, timeoutMs: 8000 });
+  const shared = input.client ?? null;
+  const client = shared ?? new NukiBridgeClient({ host: input.host, port: input.port, token: input.token, auth: input.auth, spacingMs: 100, timeoutMs: 8000 });
   try {
     const info = await client.info();
     const list = await client.list();
@@ -87,7 +95,7 @@ export async function probeBridge(input: ProbeInput): Promise<ProbeResult> {
   } catch (err) {
     throw toSmartlockError(err);
   } finally {
-    client.close();
+    if (!shared) client.close();
   }
 }
 
@@ -100,6 +108,8 @@ function isLoopback(host: string): boolean {
 
 /** Whether anything answers HTTP at the callback URL from this host (a deployed route answers 405 to GET). */
 function answers(url: string): Promise<boolean> {
+  // The bridge only calls http://; an https URL fails the plainHttp check and is not probed here.
+  if (!/^http:\/\//i.test(url)) return Promise.resolve(false);
   return new Promise((resolve) => {
     const req = http.get(url, { timeout: 3000 }, (res) => {
       res.resume();
@@ -108,4 +118,116 @@ function answers(url: string): Promise<boolean> {
     req.on("timeout", () => req.destroy());
     req.on("error", () => resolve(false));
   });
+}
+
+/** Above this clock offset (s) an encrypted or hashed token is refused by the bridge (it checks the timestamp). */
+export const CLOCK_WARN_SECONDS = 30;
+
+export interface WebProbeDevice {
+  id: string;
+  name: string | null;
+  type: "lock" | "opener";
+  lock: string | null;
+}
+
+/** Lists the Nuki Web account's smartlocks (one GET, read-only). */
+export async function probeWeb(input: { apiUrl: string; token: string }): Promise<WebProbeDevice[]> {
+  const client = new NukiWebClient({ apiUrl: input.apiUrl, token: input.token, timeoutMs: 10_000, retryBackoffMs: 500 });
+  try {
+    const smartlocks = await client.smartlocks();
+    return smartlocks.map((s) => {
+      const type = s.type ?? 0;
+      return {
+        id: deviceIdFromSmartlockId(s.smartlockId),
+        name: s.name?.trim() || null,
+        type: webDeviceKind(type) as "lock" | "opener",
+        lock: s.state?.state === undefined ? null : lockState(type, s.state.state),
+      };
+    });
+  } catch (err) {
+    throw toSmartlockError(err);
+  } finally {
+    client.close();
+  }
+}
+
+export interface NukiProbeDevice {
+  id: string;
+  name: string | null;
+  type: "lock" | "opener";
+  lock: string | null;
+  /** Which channels know the device. */
+  channels: Array<"bridge" | "web">;
+}
+
+/** The answer of POST /smartlocks/nuki/probe (editor pattern: ok, summary, devices, callback, details). */
+export interface NukiProbeAnswer {
+  ok: true;
+  summary: string;
+  devices: NukiProbeDevice[];
+  callback?: ProbeResult["callback"];
+  details: {
+    bridge?: ProbeResult["bridge"] & { auth: AuthMode; clockWarning: boolean };
+    /** The bridge's callback slots (at most 3): ours marked and redacted, others' as they are. */
+    callbacks?: ProbeResult["callbacks"];
+    maxCallbacks?: number;
+    web?: { ok: true; devices: number } | { ok: false; code: string; message: string };
+  };
+}
+
+/**
+ * Bridge and/or Nuki Web, read-only. With a bridge, a failing Web token is reported in details.web and the
+ * bridge answer still stands; without a bridge the Web failure is the answer (thrown).
+ */
+export async function probeNuki(input: { bridge: ProbeInput | null; web: { apiUrl: string; token: string } | null }): Promise<NukiProbeAnswer> {
+  const [bridge, web] = await Promise.all([
+    input.bridge ? probeBridge(input.bridge) : Promise.resolve(null),
+    input.web
+      ? probeWeb(input.web).then(
+          (devices) => ({ ok: true as const, devices }),
+          (err: unknown) => {
+            const error = toSmartlockError(err);
+            if (!input.bridge) throw error;
+            return { ok: false as const, code: error.code, message: error.message };
+          },
+        )
+      : Promise.resolve(null),
+  ]);
+  const devices = new Map<string, NukiProbeDevice>();
+  for (const d of bridge?.devices ?? []) devices.set(d.id, { id: d.id, name: d.name, type: d.type, lock: d.lock, channels: ["bridge"] });
+  if (web?.ok) {
+    for (const d of web.devices) {
+      const known = devices.get(d.id);
+      if (known) {
+        known.channels.push("web");
+        known.name ??= d.name;
+      } else devices.set(d.id, { ...d, channels: ["web"] });
+    }
+  }
+  const list = [...devices.values()];
+  const answer: NukiProbeAnswer = { ok: true, summary: summary(bridge, web, list), devices: list, details: {} };
+  if (bridge && input.bridge) {
+    const offset = bridge.bridge.clockOffsetSeconds;
+    answer.details.bridge = {
+      ...bridge.bridge,
+      auth: input.bridge.auth,
+      clockWarning: input.bridge.auth !== "plain" && offset !== null && Math.abs(offset) > CLOCK_WARN_SECONDS,
+    };
+    answer.details.callbacks = bridge.callbacks;
+    answer.details.maxCallbacks = MAX_CALLBACKS;
+    answer.callback = bridge.callback;
+  }
+  if (web) answer.details.web = web.ok ? { ok: true, devices: web.devices.length } : web;
+  return answer;
+}
+
+function summary(bridge: ProbeResult | null, web: { ok: boolean; devices?: WebProbeDevice[] } | null, devices: NukiProbeDevice[]): string {
+  const parts: string[] = [];
+  if (bridge) {
+    const firmware = bridge.bridge.firmware ? ` ${bridge.bridge.firmware}` : "";
+    parts.push(`Nuki ${bridge.bridge.type}${firmware}: ${bridge.devices.length} device${bridge.devices.length === 1 ? "" : "s"}`);
+  }
+  if (web) parts.push(web.ok ? `Nuki Web: ${web.devices?.length ?? 0} smartlock${web.devices?.length === 1 ? "" : "s"}` : "Nuki Web: failed");
+  if (!bridge && !web) parts.push(`${devices.length} devices`);
+  return parts.join("; ");
 }

@@ -2,7 +2,7 @@
 // "Test connection" of the Nuki config dialog, against the bridge simulator.
 const assert = require("node:assert/strict");
 const http = require("node:http");
-const { probeBridge } = require("../../dist/nodes/nuki/probe.js");
+const { probeBridge, probeNuki } = require("../../dist/nodes/nuki/probe.js");
 const { NukiBridgeSimulator } = require("../simulators/nuki-bridge");
 
 describe("nuki/probe (test connection)", function () {
@@ -56,5 +56,18 @@ describe("nuki/probe (test connection)", function () {
     assert.equal(full.callback.freeSlot, false);
     assert.equal(full.callback.reachable, false);
     await assert.rejects(probeBridge(input({ token: "wrong" })), (err) => err.code === "unauthorized" && /clock/.test(err.message));
+  });
+  it("probeNuki warns about a bridge clock more than 30 s off with encrypted or hashed tokens, not with plain ones", async () => {
+    sim.clockSkewMs = 45_000; // inside the bridge's 60 s window: still accepted, but close to being refused
+    const encrypted = await probeNuki({ bridge: input(), web: null });
+    assert.ok(encrypted.details.bridge.clockOffsetSeconds >= 43, String(encrypted.details.bridge.clockOffsetSeconds));
+    assert.equal(encrypted.details.bridge.clockWarning, true);
+    assert.equal(encrypted.details.maxCallbacks, 3);
+    assert.deepEqual(encrypted.devices.map((d) => d.channels), [["bridge"], ["bridge"]]);
+    const plain = await probeNuki({ bridge: input({ auth: "plain" }), web: null });
+    assert.equal(plain.details.bridge.clockWarning, false);
+    sim.clockSkewMs = 0;
+    const fine = await probeNuki({ bridge: input(), web: null });
+    assert.equal(fine.details.bridge.clockWarning, false);
   });
 });

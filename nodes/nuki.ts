@@ -11,11 +11,13 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ActorHold } from "./core/actor-merge";
 import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
-import { type DoorEvent, eventTopic } from "./core/door-event";
+import type { DoorEvent } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
 import { RouteRegistry, routePath } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
+import { type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
+import { deliverDoorEvent } from "./glue/listener-output";
 import { type AuthMode, isAuthMode } from "./nuki/auth";
 import type { NukiBridgeClient } from "./nuki/bridge-client";
 import { type ActionResult, type BridgeStatus, NukiBridgeConnection } from "./nuki/bridge-connection";
@@ -462,12 +464,8 @@ export = function (RED: NodeAPI): void {
     }
     const wait = Number(def.actorWait);
     const actorWait = Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_ACTOR_WAIT_MS) : 0;
-    const send = (event: DoorEvent): void => {
-      node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
-      node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
-    };
     // actorWait 0: events at once and a follow-up (update: true) when the actor comes; > 0: held, sent once.
-    const hold = new ActorHold(actorWait, send, (event) => config.expectsActor(event));
+    const hold = new ActorHold(actorWait, (event) => deliverDoorEvent(node, event), (event) => config.expectsActor(event));
     const user: NukiUser = {
       onStatus: (value) => node.status(listenerStatus(value)),
       onEvent: (event) => {
@@ -495,53 +493,31 @@ export = function (RED: NodeAPI): void {
     const timeoutSeconds = Number(def.timeout);
     const timeoutMs = (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 30) * 1000;
     const user: NukiUser = { onStatus: () => undefined };
-    let pending = 0;
+    const runner = new ActionRunner(node, VENDOR, {
+      noAction: RED._("nuki.errors.no-action"),
+      noDevice: RED._("nuki.errors.no-device"),
+      notConfirmed: RED._("nuki.status.not-confirmed"),
+      notConfirmedWarning: (outcome) =>
+        RED._("nuki.warn.not-confirmed", { action: outcome.action, device: outcome.device, seconds: timeoutMs / 1000 }),
+    });
 
     if (!config) node.status(status.error(RED._("nuki.status.no-config")));
     else if (!config.hasChannel) node.status(status.error(RED._("nuki.status.no-channel")));
     else config.subscribe(user);
 
     node.on("input", (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
-      let request: { device: string; action: string };
+      let request: ActionRequest;
       try {
         if (!config?.hasChannel) throw new SmartlockError("bad_request", RED._("nuki.errors.no-channel"));
-        request = actionRequest(def, msg.payload);
+        request = readActionRequest(def, msg.payload, {
+          noAction: RED._("nuki.errors.no-action"),
+          noDevice: RED._("nuki.errors.no-device"),
+        });
       } catch (err) {
         done(toSmartlockError(err, "bad_request"));
         return;
       }
-      pending++;
-      node.status(status.connecting(shortText(`${request.action}…`)));
-      config
-        .perform(request.device, request.action, { confirm, timeoutMs })
-        .then((result) => {
-          (msg as unknown as { payload: unknown }).payload = {
-            ok: true,
-            vendor: VENDOR,
-            device: result.device,
-            action: result.action,
-            confirmed: result.confirmed,
-            lock: result.lock,
-            door: result.door,
-          };
-          if (confirm && !result.confirmed) {
-            node.warn(RED._("nuki.warn.not-confirmed", { action: result.action, device: result.device, seconds: timeoutMs / 1000 }));
-          }
-          if (--pending === 0) {
-            node.status(
-              !confirm || result.confirmed
-                ? status.connected(shortText(`${result.action}: ${result.lock ?? "ok"}`))
-                : status.warning(shortText(`${result.action}: ${RED._("nuki.status.not-confirmed")}`)),
-            );
-          }
-          send(msg);
-          done();
-        })
-        .catch((err: unknown) => {
-          const error = toSmartlockError(err);
-          if (--pending === 0) node.status(status.error(shortText(`${request.action}: ${error.code}`)));
-          done(error);
-        });
+      runner.run(msg, send, done, request, confirm, () => config.perform(request.device, request.action, { confirm, timeoutMs }));
     });
 
     node.on("close", (removed: boolean, done: () => void) => {
@@ -551,20 +527,4 @@ export = function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType("nuki-action", NukiAction as unknown as Parameters<typeof RED.nodes.registerType>[1]);
-
-  /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device }`. */
-  function actionRequest(def: NukiActionDef, payload: unknown): { device: string; action: string } {
-    let action = (def.action ?? "").trim();
-    let device = (def.device ?? "").trim();
-    if (typeof payload === "string") {
-      if (!action) action = payload.trim();
-    } else if (payload && typeof payload === "object") {
-      const p = payload as { action?: unknown; device?: unknown };
-      if (!action && typeof p.action === "string") action = p.action.trim();
-      if (!device && (typeof p.device === "string" || typeof p.device === "number")) device = String(p.device).trim();
-    }
-    if (!action) throw new SmartlockError("bad_request", RED._("nuki.errors.no-action"));
-    if (!device) throw new SmartlockError("bad_request", RED._("nuki.errors.no-device"));
-    return { device, action: action.toLowerCase() };
-  }
 };

@@ -8,7 +8,9 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
-import { type DoorEvent, eventTopic } from "./core/door-event";
+import type { DoorEvent } from "./core/door-event";
+import { type ActionOutcome, type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
+import { deliverDoorEvent } from "./glue/listener-output";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
 import { RouteRegistry, routePath } from "./core/route-registry";
@@ -265,10 +267,7 @@ export = function (RED: NodeAPI): void {
     }
     const wait = Number(def.actorWait);
     const actorWait = Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_ACTOR_WAIT_MS) : 0;
-    const send = (event: DoorEvent): void => {
-      node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
-      node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
-    };
+    const send = (event: DoorEvent): void => deliverDoorEvent(node, event);
     // actorWait 0: events at once and a follow-up (update: true) when the cloud names the key; > 0: bridge
     // events the cloud can still name are held up to that long and sent once.
     const connection = config.connection;
@@ -301,7 +300,14 @@ export = function (RED: NodeAPI): void {
     const timeoutSeconds = Number(def.timeout);
     const timeoutMs = (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 30) * 1000;
     const user: LoqedUser = { onStatus: () => undefined };
-    let pending = 0;
+    const texts = {
+      noAction: RED._("loqed.errors.no-action"),
+      noDevice: RED._("loqed.errors.no-action"),
+      notConfirmed: RED._("loqed.status.not-confirmed"),
+      notConfirmedWarning: (outcome: ActionOutcome) =>
+        RED._("loqed.warn.not-confirmed", { action: outcome.action, device: outcome.device, seconds: timeoutMs / 1000 }),
+    };
+    const runner = new ActionRunner(node, VENDOR, texts);
 
     if (!config?.connection) node.status(status.error(RED._("loqed.status.no-config")));
     else {
@@ -314,54 +320,20 @@ export = function (RED: NodeAPI): void {
     }
 
     node.on("input", (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
-      let request: { device: string; action: string };
+      let request: ActionRequest;
       try {
         if (!config?.connection) throw new SmartlockError("bad_request", RED._("loqed.errors.no-config"));
-        request = actionRequest(def, msg.payload);
+        // The device may be omitted: one config node is one lock.
+        request = readActionRequest(def, msg.payload, texts, { deviceOptional: true });
       } catch (err) {
         done(toSmartlockError(err, "bad_request"));
         return;
       }
-      pending++;
-      node.status(status.connecting(shortText(`${request.action}…`)));
-      config.connection
-        .perform(request.device, request.action, { confirm, timeoutMs })
-        .then((result) => {
-          (msg as unknown as { payload: unknown }).payload = {
-            ok: true,
-            vendor: VENDOR,
-            device: result.device,
-            action: result.action,
-            confirmed: result.confirmed,
-            lock: result.lock,
-            door: result.door,
-          };
-          if (--pending === 0) node.status(status.connected(shortText(`${result.action}: ${result.lock ?? "sent"}`)));
-          send(msg);
-          done();
-        })
-        .catch((err: unknown) => {
-          const error = toSmartlockError(err);
-          if (--pending === 0) node.status(status.error(shortText(`${request.action}: ${error.code}`)));
-          done(error);
-        });
+      const connection = config.connection;
+      // LOQED's bridge answers 200 to everything: an unconfirmed action fails with `timeout` inside perform.
+      runner.run(msg, send, done, request, confirm, () => connection.perform(request.device, request.action, { confirm, timeoutMs }));
     });
   }
 
   RED.nodes.registerType("loqed-action", LoqedAction as unknown as Parameters<typeof RED.nodes.registerType>[1]);
-
-  /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device }`. The device may be omitted: one config node is one lock. */
-  function actionRequest(def: LoqedActionDef, payload: unknown): { device: string; action: string } {
-    let action = (def.action ?? "").trim();
-    let device = (def.device ?? "").trim();
-    if (typeof payload === "string") {
-      if (!action) action = payload.trim();
-    } else if (payload && typeof payload === "object") {
-      const p = payload as { action?: unknown; device?: unknown };
-      if (!action && typeof p.action === "string") action = p.action.trim();
-      if (!device && (typeof p.device === "string" || typeof p.device === "number")) device = String(p.device).trim();
-    }
-    if (!action) throw new SmartlockError("bad_request", RED._("loqed.errors.no-action"));
-    return { device, action: action.toLowerCase() };
-  }
 };

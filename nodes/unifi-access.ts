@@ -9,7 +9,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ActorHold } from "./core/actor-merge";
 import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
-import { type DoorEvent, eventTopic } from "./core/door-event";
+import type { DoorEvent } from "./core/door-event";
+import { type ActionOutcome, ActionRunner } from "./glue/action-node";
+import { deliverDoorEvent } from "./glue/listener-output";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
 import { RouteRegistry } from "./core/route-registry";
@@ -236,8 +238,7 @@ export = function (RED: NodeAPI): void {
     const send = (event: UnifiEvent): void => {
       const extra = event.update ? undefined : followUpDetail.get(event.id);
       const out: UnifiEvent = extra ? { ...event, detail: { ...event.detail, ...extra } } : event;
-      node.send({ topic: eventTopic(out), payload: out } as unknown as NodeMessageInFlow);
-      node.status(status.connected(shortText(`${out.event} ${out.receivedAt.slice(11, 19)}`)));
+      deliverDoorEvent(node, out);
     };
     // actorWait 0: events at once and a follow-up (update: true) when the webhook's actor comes; > 0: WebSocket
     // unlocks are held up to actorWait ms and sent once, with the actor when it came in time.
@@ -282,7 +283,13 @@ export = function (RED: NodeAPI): void {
     const timeoutSeconds = Number(def.timeout);
     const timeoutMs = (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 30) * 1000;
     const user: UnifiUser = { onStatus: () => undefined };
-    let pending = 0;
+    const runner = new ActionRunner(node, VENDOR, {
+      noAction: RED._("unifi-access.errors.no-action"),
+      noDevice: RED._("unifi-access.errors.no-device"),
+      notConfirmed: RED._("unifi-access.status.not-confirmed"),
+      notConfirmedWarning: (outcome: ActionOutcome) =>
+        RED._("unifi-access.warn.not-confirmed", { action: outcome.action, device: outcome.device, seconds: timeoutMs / 1000 }),
+    });
 
     const timer = setImmediate(() => {
       if (!config) node.status(status.error(RED._("unifi-access.status.no-config")));
@@ -299,38 +306,9 @@ export = function (RED: NodeAPI): void {
         done(toSmartlockError(err, "bad_request"));
         return;
       }
-      pending++;
-      node.status(status.connecting(shortText(`${request.action}…`)));
-      config.connection
-        .perform(request.device, request.action, { confirm, timeoutMs, ...(request.minutes === undefined ? {} : { minutes: request.minutes }) })
-        .then((result) => {
-          (msg as unknown as { payload: unknown }).payload = {
-            ok: true,
-            vendor: VENDOR,
-            device: result.device,
-            action: result.action,
-            confirmed: result.confirmed,
-            lock: result.lock,
-            door: result.door,
-          };
-          if (confirm && !result.confirmed) {
-            node.warn(RED._("unifi-access.warn.not-confirmed", { action: result.action, device: result.device, seconds: timeoutMs / 1000 }));
-          }
-          if (--pending === 0) {
-            node.status(
-              !confirm || result.confirmed
-                ? status.connected(shortText(`${result.action}: ${result.lock ?? "ok"}`))
-                : status.warning(shortText(`${result.action}: ${RED._("unifi-access.status.not-confirmed")}`)),
-            );
-          }
-          send(msg);
-          done();
-        })
-        .catch((err: unknown) => {
-          const error = toSmartlockError(err);
-          if (--pending === 0) node.status(status.error(shortText(`${request.action}: ${error.code}`)));
-          done(error);
-        });
+      const connection = config.connection;
+      const minutes = request.minutes === undefined ? {} : { minutes: request.minutes };
+      runner.run(msg, send, done, request, confirm, () => connection.perform(request.device, request.action, { confirm, timeoutMs, ...minutes }));
     });
 
     node.on("close", (done: () => void) => {

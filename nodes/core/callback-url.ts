@@ -63,7 +63,9 @@ export async function buildCallbackUrl(opts: CallbackUrlOptions): Promise<string
 
 /** Hides the route secret, the segment after /smartlocks/{vendor}/, for logs and status texts. */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/smartlocks\/[^/?#]+\/)[^/?#]+/g, "$1***");
+  // Lookbehind, so every segment that follows "/smartlocks/{x}/" is redacted, also when the configured base
+  // path itself contains "/smartlocks/..." (a consuming match would skip past the real secret).
+  return url.replace(/(?<=\/smartlocks\/[^/?#]+\/)[^/?#]+/g, "***");
 }
 
 function configuredBase(value: string): string {

@@ -137,5 +137,11 @@ describe("callback URLs", function () {
       );
       assert.equal(redactUrl("http://192.168.1.5:8000/nuki"), "http://192.168.1.5:8000/nuki");
     });
+
+    it("still hides the secret when the configured base path contains /smartlocks/ itself", function () {
+      const url = redactUrl(`http://proxy/smartlocks/x/smartlocks/nuki/${SECRET}/bridge`);
+      assert.ok(!url.includes(SECRET), url);
+      assert.ok(url.endsWith("/***/bridge"), url);
+    });
   });
 });

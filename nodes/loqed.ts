@@ -129,15 +129,14 @@ export = function (RED: NodeAPI): void {
     connection.on("event", (event: DoorEvent) => users.forEach((user) => user.onEvent?.(event)));
 
     if (routesAvailable) {
-      const registry = RouteRegistry.for(RED.httpNode, VENDOR, {
-        httpNodeRoot: nodeRoot,
-        onError: (err: unknown) => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`),
-      });
+      const registry = RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: nodeRoot });
+      // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
+      const onError = (err: unknown): void => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`);
       if (connection.hasBridgeChannel) {
-        unregister.push(registry.register(secret, "bridge", (request) => connection.handleBridge(request)));
+        unregister.push(registry.register(secret, "bridge", (request) => connection.handleBridge(request), { onError }));
       }
       // Cloud webhooks are set up by the user in the LOQED web app, so the route is always there.
-      unregister.push(registry.register(secret, "cloud", (request) => connection.handleCloud(request)));
+      unregister.push(registry.register(secret, "cloud", (request) => connection.handleCloud(request), { onError }));
     }
     cloudUrls.set(node.id, routePath(nodeRoot, VENDOR, secret, "cloud"));
 

@@ -130,11 +130,10 @@ export = function (RED: NodeAPI): void {
     const unregisterRoutes: Array<() => void> = [];
     let registry: RouteRegistry | null = null;
     const route = (channel: string, handler: Parameters<RouteRegistry["register"]>[2]): void => {
-      registry ??= RouteRegistry.for(RED.httpNode, VENDOR, {
-        httpNodeRoot: root,
-        onError: (err: unknown) => node.warn(`callback handling failed: ${toSmartlockError(err).message}`),
-      });
-      unregisterRoutes.push(registry.register(secret, channel, handler));
+      registry ??= RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: root });
+      // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
+      const onError = (err: unknown): void => node.warn(`callback handling failed: ${toSmartlockError(err).message}`);
+      unregisterRoutes.push(registry.register(secret, channel, handler, { onError }));
     };
     const hub = new NukiEventHub();
     node.hub = hub;

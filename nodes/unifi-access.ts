@@ -158,15 +158,14 @@ export = function (RED: NodeAPI): void {
       connection.on("status", (value: ConnectionStatus) => users.forEach((user) => user.onStatus(value)));
       connection.on("event", (event: UnifiEvent) => users.forEach((user) => user.onEvent?.(event)));
       if (webhooks && routesAvailable) {
-        const registry = RouteRegistry.for(RED.httpNode, VENDOR, {
-          httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
-          onError: (err: unknown) => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`),
-        });
+        const registry = RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/" });
+        // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
+        const onError = (err: unknown): void => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`);
         unregisterRoute = registry.register(secret, CHANNEL_WEBHOOK, (request) => {
           const answer = connection.handleWebhook(request.rawBody, request.headers, request.receivedAt);
           if (answer.warning) node.warn(answer.warning);
           return answer.body === undefined ? { status: answer.status } : { status: answer.status, body: answer.body };
-        });
+        }, { onError });
       }
     }
 

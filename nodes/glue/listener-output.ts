@@ -10,6 +10,13 @@ import { shortText, status } from "../core/status";
 
 export function deliverDoorEvent(node: Node, event: DoorEvent): void {
   doorRegistry().record(event);
-  node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
+  try {
+    node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
+  } catch (err) {
+    // Sending runs outside any input handler (a device push): a throw here would be an uncaught exception
+    // and stop Node-RED. Cloning a pathological raw payload for several wires is one way to get here.
+    node.warn(`${event.event} for ${event.device.id} could not be sent: ${err instanceof Error ? err.message : String(err)}`);
+    return;
+  }
   node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
 }

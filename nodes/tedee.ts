@@ -6,15 +6,20 @@
  * them with every node that uses it; listeners and actions subscribe and unsubscribe.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
+import { ActorHold } from "./core/actor-merge";
+import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import { type DoorEvent, eventTopic } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
 import { RouteRegistry } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
-import { isAuthMode } from "./tedee/auth";
+import { type AuthMode, isAuthMode } from "./tedee/auth";
+import type { TedeeBridgeClient } from "./tedee/bridge-client";
 import { CALLBACK_HEADER, callbackHeaderValue } from "./tedee/callback-auth";
+import type { TedeeCloudClient } from "./tedee/cloud-client";
 import { type ConnectionStatus, type TedeeConnectionOptions, TedeeConnection } from "./tedee/connection";
+import { probeTedee } from "./tedee/probe";
 
 interface TedeeConfigDef extends NodeDef {
   host?: string;
@@ -36,17 +41,35 @@ interface TedeeUser {
   onStatus: (status: ConnectionStatus) => void;
 }
 
+/** The settings a probe would use, compared with a deployed config node's own. */
+interface ChannelSettings {
+  host: string;
+  port: number;
+  auth: AuthMode;
+  token: string;
+  cloudKey: string;
+  cloudUrl: string;
+}
+
 interface TedeeConfigNode extends Node<TedeeCredentials> {
   /** Bridge and/or cloud; null when neither is configured. */
   connection: TedeeConnection | null;
   subscribe(user: TedeeUser): void;
   unsubscribe(user: TedeeUser): void;
+  /**
+   * This node's running clients where `settings` name the same bridge / cloud with the same secrets, so that a
+   * probe queues behind the connection instead of racing it (the bridge takes one request at a time and each
+   * encrypted key's timestamp must be above the last one).
+   */
+  clientsFor(settings: ChannelSettings): { bridge: TedeeBridgeClient | null; cloud: TedeeCloudClient | null };
 }
 
 interface TedeeEventsDef extends NodeDef {
   config: string;
   devices?: string[] | string;
   events?: string[] | string;
+  /** ms a lock event may be held back for its actor from the cloud activity log (0 = send at once, then a follow-up). */
+  actorWait?: number | string;
 }
 
 interface TedeeActionDef extends NodeDef {
@@ -74,6 +97,8 @@ interface TimingSettings {
 
 const VENDOR = "tedee";
 const CHANNEL_BRIDGE = "bridge";
+/** The longest actorWait accepted (ms): the activity log is last read 60 s after an event; longer is no longer news. */
+const MAX_ACTOR_WAIT_MS = 600_000;
 
 export = function (RED: NodeAPI): void {
   const httpNodeRoot = RED.settings.httpNodeRoot as string | false | undefined;
@@ -153,6 +178,13 @@ export = function (RED: NodeAPI): void {
       }
     }
 
+    node.clientsFor = (settings: ChannelSettings) => {
+      const connection = node.connection;
+      const sameBridge = hasBridge && settings.host === host && settings.port === port && settings.auth === auth && settings.token === token;
+      const sameCloud = Boolean(cloudKey) && settings.cloudKey === cloudKey && settings.cloudUrl === (def.cloudUrl?.trim() ?? "");
+      return { bridge: sameBridge ? (connection?.bridge ?? null) : null, cloud: sameCloud ? (connection?.cloud ?? null) : null };
+    };
+
     node.subscribe = (user: TedeeUser): void => {
       users.add(user);
       if (!node.connection) return;
@@ -208,19 +240,30 @@ export = function (RED: NodeAPI): void {
       node.status(status.error(RED._("tedee.status.no-channel")));
       return;
     }
+    const connection = config.connection;
+    const wait = Number(def.actorWait);
+    const actorWait = Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_ACTOR_WAIT_MS) : 0;
+    const send = (event: DoorEvent): void => {
+      node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
+      node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+    };
+    // actorWait 0: events at once and a follow-up (update: true) when the actor comes; > 0: lock events are held
+    // up to that long while a cloud key can still name the actor, and each is sent once with it.
+    const hold = new ActorHold(actorWait, send, (event) => connection.expectsActor(event));
     const user: TedeeUser = {
       onStatus: (value) => node.status(listenerStatus(value)),
       onEvent: (event) => {
-        if (!matches(filter, event)) return;
-        node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
-        node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
+        if (matches(filter, event)) hold.push(event);
       },
     };
     // Subscribe on the next tick: status set in a constructor never reaches Status nodes.
     const timer = setImmediate(() => config.subscribe(user));
-    node.on("close", (done: () => void) => {
+    node.on("close", (removed: boolean, done: () => void) => {
       clearImmediate(timer);
       config.unsubscribe(user);
+      // Removed: nobody wants what is held. Redeployed or stopping: send it rather than lose it silently.
+      if (removed) hold.clear();
+      else hold.flush();
       done();
     });
   }
@@ -292,6 +335,66 @@ export = function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType("tedee-action", TedeeAction as unknown as Parameters<typeof RED.nodes.registerType>[1]);
+
+  /**
+   * "Test connection" and the device pickers: the values typed in the config dialog (credentials left untouched
+   * fall back to the stored ones of config node `id`), read-only, through the deployed node's clients when they
+   * talk to the same bridge / cloud. Never answers with a token, key or route secret.
+   */
+  adminEndpoint(
+    RED.httpAdmin as unknown as AdminApp,
+    RED.auth.needsPermission as unknown as NeedsPermission,
+    { vendor: VENDOR, action: "probe", permission: "tedee-config.write" },
+    async (body) => {
+      const id = typeof body.id === "string" ? body.id : "";
+      const stored = ((id ? RED.nodes.getCredentials(id) : undefined) ?? {}) as TedeeCredentials;
+      const host = resolveEnv(body.host);
+      const port = Number(resolveEnv(body.port)) || 80;
+      const auth: AuthMode = isAuthMode(body.auth) ? body.auth : "encrypted";
+      const token = typedOrStored(body.token, stored.token);
+      const cloudKey = typedOrStored(body.cloudKey, stored.cloudKey);
+      const cloudUrl = resolveEnv(body.cloudUrl);
+      const callbackBase = resolveEnv(body.callbackUrl);
+      if (host && !token) throw new SmartlockError("bad_request", "Enter the bridge API token (Tedee app › Bridge › Settings › API)");
+      if (!host && !cloudKey) throw new SmartlockError("bad_request", "Enter a bridge host and API token, or a cloud key");
+      const typedSecret = typedOrStored(body.routeSecret, stored.routeSecret);
+      // A dialog without a secret yet (should not happen: the editor makes one) is probed with a throwaway one.
+      const secret = isValidRouteSecret(typedSecret) ? typedSecret : generateRouteSecret();
+      const deployed = id ? (RED.nodes.getNode(id) as TedeeConfigNode | null) : null;
+      const clients = deployed && typeof deployed.clientsFor === "function" ? deployed.clientsFor({ host, port, auth, token, cloudKey, cloudUrl }) : { bridge: null, cloud: null };
+      const timingValues = timing();
+      return probeTedee({
+        bridge: host ? { host, port, token, auth } : null,
+        cloud: cloudKey ? { key: cloudKey, ...(cloudUrl ? { cloudUrl } : {}) } : null,
+        bridgeClient: clients.bridge,
+        cloudClient: clients.cloud,
+        callbackUrl: async () => {
+          if (httpNodeRoot === false) return null;
+          return buildCallbackUrl({
+            ...(callbackBase ? { callbackUrl: callbackBase } : {}),
+            deviceHost: host,
+            devicePort: port,
+            nodeRedPort: Number(RED.settings.uiPort) || 1880,
+            httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
+            vendor: VENDOR,
+            secret,
+            channel: CHANNEL_BRIDGE,
+          });
+        },
+        ownsCallback: (url) => url.includes(`/smartlocks/${VENDOR}/${secret}/`),
+        callbackHeader: { name: CALLBACK_HEADER, value: token ? callbackHeaderValue(token, secret) : "" },
+        ...(timingValues.spacingMs === undefined ? {} : { spacingMs: timingValues.spacingMs }),
+        ...(timingValues.cloudSpacingMs === undefined ? {} : { cloudSpacingMs: timingValues.cloudSpacingMs }),
+      });
+    },
+  );
+
+  /** A typed value, or the environment variable it names as `${NAME}` (as Node-RED resolves it at deploy). */
+  function resolveEnv(value: unknown): string {
+    const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
+    const named = /^\$\{([^}]+)\}$/.exec(text);
+    return named ? (process.env[named[1] as string] ?? "").trim() : text;
+  }
 
   /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device }`. */
   function actionRequest(def: TedeeActionDef, payload: unknown): { device: string; action: string } {

@@ -26,7 +26,7 @@ export function adminEndpoint(
   work: (body: Record<string, unknown>) => Promise<unknown>,
 ): void {
   app.post(`/smartlocks/${options.vendor}/${options.action}`, needsPermission(options.permission), (req, res) => {
-    const body = req.body && typeof req.body === "object" && !Array.isArray(req.body) ? (req.body as Record<string, unknown>) : {};
+    const body = parsedBody(req);
     Promise.resolve()
       .then(() => work(body))
       .then(
@@ -38,6 +38,23 @@ export function adminEndpoint(
       )
       .catch(() => undefined);
   });
+}
+
+/**
+ * The JSON body. With httpAdminRoot equal to httpNodeRoot (Node-RED's default, both "/"), a RouteRegistry's
+ * root capture has already read the raw bytes of POSTs under `/smartlocks/{vendor}/` for callbacks, so
+ * admin's json parser saw an empty stream: parse those bytes here instead.
+ */
+function parsedBody(req: IncomingMessage & { body?: unknown; smartlocksRawBody?: Buffer }): Record<string, unknown> {
+  let value = req.body;
+  if (value === undefined && Buffer.isBuffer(req.smartlocksRawBody) && req.smartlocksRawBody.length > 0) {
+    try {
+      value = JSON.parse(req.smartlocksRawBody.toString("utf8"));
+    } catch {
+      value = undefined;
+    }
+  }
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
 function reply(res: ServerResponse, status: number, body: unknown): void {

@@ -590,8 +590,16 @@ export class TedeeConnection extends EventEmitter {
 
   // ---- actors from the cloud activity log -------------------------------------------------------------
 
+  /**
+   * Whether a follow-up with the actor may still come for this event: a lock event without an actor while a
+   * cloud key is set. Listeners with `actorWait` hold exactly these back.
+   */
+  expectsActor(event: DoorEvent): boolean {
+    return this.cloud !== null && !event.actor && !event.update && ACTOR_EVENTS.has(event.event);
+  }
+
   private expectActor(event: DoorEvent): void {
-    if (!this.cloud || event.actor || event.update || !ACTOR_EVENTS.has(event.event)) return;
+    if (!this.expectsActor(event)) return;
     this.merger.remember(event);
     const set = this.awaitingActor.get(event.device.id) ?? new Set<string>();
     set.add(event.id);

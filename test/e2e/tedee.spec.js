@@ -200,6 +200,24 @@ describe("Tedee Bridge and cloud end to end", function () {
     assert.equal(original.body.event.actor, null);
   });
 
+  it("answers the editor's test connection on the admin API, with httpAdminRoot and httpNodeRoot both /", async function () {
+    // The callback route's body capture sits in front of admin's json parser for /smartlocks/tedee/...: the probe
+    // must still see the JSON the editor sent.
+    const res = await fetch(`${red.adminUrl}smartlocks/tedee/probe`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ id: "cfg", host: "127.0.0.1", port: sim.url.split(":").pop(), auth: "encrypted", callbackUrl: "", cloudUrl: cloud.url, token: "__PWRD__", cloudKey: "__PWRD__", routeSecret: "__PWRD__" }),
+    });
+    const body = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(body));
+    assert.equal(body.ok, true, JSON.stringify(body));
+    assert.deepEqual(body.devices.map((d) => d.id), [String(FRONT), String(BACK)]);
+    assert.equal(body.callback.url, `http://127.0.0.1:${red.port}/smartlocks/tedee/***/bridge`);
+    assert.deepEqual([body.callback.registered, body.callback.reachable, body.callback.plainHttp, body.callback.shortEnough, body.callback.notLoopback], [true, true, true, true, true]);
+    assert.deepEqual(body.details.cloud, { ok: true, devices: 2 });
+    for (const secret of [TOKEN, CLOUD_KEY, SECRET]) assert.ok(!JSON.stringify(body).includes(secret));
+  });
+
   it("keeps credentials out of the flows the editor sees and out of the log", async function () {
     const text = JSON.stringify(await red.getFlows());
     const header = sim.callbacks[0].headers[0]["X-Smartlocks-Key"];

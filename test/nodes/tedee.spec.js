@@ -378,6 +378,120 @@ describe("tedee nodes (test helper + bridge and cloud simulators)", function () 
     assert.ok(cloud.stats.byRoute["GET /my/deviceactivity"] <= 3);
   });
 
+  it("actorWait holds lock events until the actor comes and sends each once; 0 sends at once and follows up", async () => {
+    cloud = new TedeeCloudSimulator({ key: "pak" });
+    await cloud.start();
+    await load(
+      [
+        { id: "fast", type: "tedee-events", config: "cfg", actorWait: 0, wires: [["fastOut"]] },
+        { id: "fastOut", type: "helper" },
+        { id: "held", type: "tedee-events", config: "cfg", actorWait: 3000, wires: [["heldOut"]] },
+        { id: "heldOut", type: "helper" },
+      ],
+      { cloudKey: "pak" },
+      { cloudUrl: cloud.url },
+    );
+    const fast = collect("fastOut");
+    const held = collect("heldOut");
+    await waitUntil(() => sim.callbacks.length === 1 && named(held, "device.state").length === 2, 5000, "snapshot");
+    assert.equal(named(fast, "device.state").length, 2, "events that get no actor are not held");
+    await sim.unlock(FRONT);
+    cloud.addActivity({ deviceId: FRONT, event: 61, userId: 7, username: "Anna" });
+    // lock.unlocked gets the actor; lock.unlocking gets none and is released when actorWait ends.
+    await waitUntil(() => named(held, "lock.unlocked").length === 1 && named(held, "lock.unlocking").length === 1, 8000, "held events");
+    const unlocked = named(held, "lock.unlocked")[0].payload;
+    assert.deepEqual(unlocked.actor, { type: "pin", id: "7", name: "Anna" });
+    assert.equal(unlocked.update, undefined, "sent once, not as an update");
+    assert.equal(named(held, "lock.unlocking")[0].payload.actor, null);
+    doorEventSchema.parse(unlocked);
+
+    const followUp = await waitUntil(() => fast.find((m) => m.payload.update === true), 5000, "follow-up");
+    const original = named(fast, "lock.unlocked").find((m) => !m.payload.update);
+    assert.equal(original.payload.actor, null);
+    assert.deepEqual([followUp.payload.id, followUp.payload.event, followUp.payload.actor.name], [unlocked.id, "lock.unlocked", "Anna"]);
+    assert.ok(fast.indexOf(original) < fast.indexOf(followUp));
+    await sleep(1200);
+    assert.equal(held.filter((m) => m.payload.update).length, 0, "a late follow-up is not sent a second time");
+    assert.deepEqual(held.filter((m) => m.payload.event !== "device.state").map((m) => m.payload.event).sort(), ["lock.unlocked", "lock.unlocking"]);
+  });
+
+  it("actorWait sends lock events at once when no cloud key can name the actor", async () => {
+    await load(listenerFlow({ actorWait: 600000 }));
+    const messages = collect();
+    await waitUntil(() => sim.callbacks.length === 1 && named(messages, "device.state").length === 2, 5000, "snapshot");
+    await sim.unlock(FRONT);
+    await waitUntil(() => named(messages, "lock.unlocked").length === 1, 5000, "not held without a cloud key");
+    assert.equal(named(messages, "lock.unlocked")[0].payload.actor, null);
+  });
+
+  describe("POST /smartlocks/tedee/probe (editor: test connection, device pickers)", () => {
+    const probe = (body) => helper.request().post("/smartlocks/tedee/probe").send(body);
+    const typed = (extra = {}) => ({ host: "127.0.0.1", port: sim.url.split(":").pop(), auth: "encrypted", callbackUrl: nodeBase, ...extra });
+
+    it("probes the typed values read-only and answers devices and the callback self-test without secrets", async () => {
+      await load([]);
+      const before = sim.stats.requests;
+      const { body } = await probe(typed({ token: TOKEN, routeSecret: SECRET })).expect(200);
+      assert.equal(body.ok, true, JSON.stringify(body));
+      assert.deepEqual(body.devices.map((d) => [d.id, d.name, d.type, d.lock]), [["33819", "Front door", "lock", "locked"], ["10", "Back door", "lock", "unlocked"]]);
+      assert.match(body.summary, /2 locks/);
+      assert.equal(body.callback.url, `${nodeBase}/smartlocks/tedee/***/bridge`);
+      assert.deepEqual(
+        [body.callback.registered, body.callback.plainHttp, body.callback.shortEnough, body.callback.notLoopback, body.callback.reachable],
+        [false, true, true, true, true],
+      );
+      const text = JSON.stringify(body);
+      for (const secret of [TOKEN, SECRET, HEADER]) assert.ok(!text.includes(secret));
+      assert.equal(sim.stats.requests - before, 3, "GET /bridge, /lock, /callback");
+      assert.equal(sim.callbacks.length, 0, "nothing registered");
+    });
+
+    it("falls back to the deployed node's stored credentials with id, through its own client", async () => {
+      await load(listenerFlow());
+      // Registered, then the bridge itself is read: the connection's first cycle is done.
+      await waitUntil(() => sim.callbacks.length === 1 && sim.stats.byRoute["GET /bridge"] === 1, 5000, "first cycle");
+      const running = helper.getNode("cfg").connection.bridge;
+      const sent = running.stats.requests;
+      const { body } = await probe(typed({ id: "cfg", token: "__PWRD__", routeSecret: "__PWRD__", cloudKey: "" })).expect(200);
+      assert.equal(running.stats.requests - sent, 3, "through the deployed node's client");
+      assert.equal(body.ok, true, JSON.stringify(body));
+      assert.equal(body.callback.registered, true, "the deployed node's callback, with its header");
+      assert.deepEqual(body.details.callbacks, [{ id: 1, url: `${nodeBase}/smartlocks/tedee/***/bridge`, ours: true }]);
+      const empty = await probe(typed({ id: "cfg", token: "" })).expect(200);
+      assert.equal(empty.body.ok, true, "an empty password field is the stored one too");
+      assert.equal(sim.stats.busyRejected, 0);
+      assert.equal(sim.stats.replayRejected, 0, "queued behind the running connection, one key sequence");
+      assert.ok(!JSON.stringify(body).includes(SECRET));
+    });
+
+    it("answers ok:false with unauthorized for a wrong token, bad_request without a channel, never echoing secrets", async () => {
+      await load([]);
+      const wrong = await probe(typed({ token: "wrong-token", routeSecret: SECRET })).expect(200);
+      assert.deepEqual([wrong.body.ok, wrong.body.code], [false, "unauthorized"]);
+      assert.match(wrong.body.message, /401/);
+      assert.ok(!JSON.stringify(wrong.body).includes("wrong-token"));
+      const nothing = await probe({ host: "", cloudKey: "" }).expect(400);
+      assert.deepEqual([nothing.body.ok, nothing.body.code], [false, "bad_request"]);
+      const noToken = await probe(typed({ id: "unknown-node" })).expect(400);
+      assert.match(noToken.body.message, /API token/);
+    });
+
+    it("cloud only: lists the account's locks with one cloud request", async () => {
+      cloud = new TedeeCloudSimulator({ key: "pak" });
+      await cloud.start();
+      await load([]);
+      const { body } = await probe({ host: "", cloudKey: "pak", cloudUrl: cloud.url }).expect(200);
+      assert.equal(body.ok, true, JSON.stringify(body));
+      assert.equal(body.details.channel, "cloud");
+      assert.equal(body.callback, undefined);
+      assert.deepEqual(body.devices.map((d) => d.id), ["33819", "10"]);
+      assert.equal(cloud.stats.requests, 1);
+      assert.ok(!JSON.stringify(body).includes("pak"));
+      const refused = await probe({ host: "", cloudKey: "nope", cloudUrl: cloud.url }).expect(200);
+      assert.deepEqual([refused.body.ok, refused.body.code], [false, "unauthorized"]);
+    });
+  });
+
   async function addCallback(body) {
     const payload = JSON.stringify(body);
     await new Promise((resolve, reject) => {

@@ -9,7 +9,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ActorHold } from "./core/actor-merge";
 import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
-import { type DoorEvent, eventTopic } from "./core/door-event";
+import type { DoorEvent } from "./core/door-event";
+import { type ActionOutcome, type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
+import { deliverDoorEvent } from "./glue/listener-output";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
 import { RouteRegistry } from "./core/route-registry";
@@ -166,15 +168,14 @@ export = function (RED: NodeAPI): void {
       connection.on("status", (value: ConnectionStatus) => users.forEach((user) => user.onStatus(value)));
       connection.on("event", (event: DoorEvent) => users.forEach((user) => user.onEvent?.(event)));
       if (hasBridge && routesAvailable) {
-        const registry = RouteRegistry.for(RED.httpNode, VENDOR, {
-          httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/",
-          onError: (err: unknown) => node.warn(`callback handling failed: ${toSmartlockError(err).message}`),
-        });
+        const registry = RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/" });
+        // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
+        const onError = (err: unknown): void => node.warn(`callback handling failed: ${toSmartlockError(err).message}`);
         unregisterRoute = registry.register(secret, CHANNEL_BRIDGE, (request) => {
           const answer = connection.handleCallback(request.rawBody, request.headers, request.receivedAt);
           if (answer.warning) node.warn(answer.warning);
           return answer.body === undefined ? { status: answer.status } : { status: answer.status, body: answer.body };
-        });
+        }, { onError });
       }
     }
 
@@ -243,10 +244,7 @@ export = function (RED: NodeAPI): void {
     const connection = config.connection;
     const wait = Number(def.actorWait);
     const actorWait = Number.isFinite(wait) && wait > 0 ? Math.min(wait, MAX_ACTOR_WAIT_MS) : 0;
-    const send = (event: DoorEvent): void => {
-      node.send({ topic: eventTopic(event), payload: event } as unknown as NodeMessageInFlow);
-      node.status(status.connected(shortText(`${event.event} ${event.receivedAt.slice(11, 19)}`)));
-    };
+    const send = (event: DoorEvent): void => deliverDoorEvent(node, event);
     // actorWait 0: events at once and a follow-up (update: true) when the actor comes; > 0: lock events are held
     // up to that long while a cloud key can still name the actor, and each is sent once with it.
     const hold = new ActorHold(actorWait, send, (event) => connection.expectsActor(event));
@@ -279,53 +277,30 @@ export = function (RED: NodeAPI): void {
     const timeoutSeconds = Number(def.timeout);
     const timeoutMs = (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0 ? timeoutSeconds : 30) * 1000;
     const user: TedeeUser = { onStatus: () => undefined };
-    let pending = 0;
+    const texts = {
+      noAction: RED._("tedee.errors.no-action"),
+      noDevice: RED._("tedee.errors.no-device"),
+      notConfirmed: RED._("tedee.status.not-confirmed"),
+      notConfirmedWarning: (outcome: ActionOutcome) =>
+        RED._("tedee.warn.not-confirmed", { action: outcome.action, device: outcome.device, seconds: timeoutMs / 1000 }),
+    };
+    const runner = new ActionRunner(node, VENDOR, texts);
 
     if (!config) node.status(status.error(RED._("tedee.status.no-config")));
     else if (!config.connection) node.status(status.error(RED._("tedee.status.no-channel")));
     else config.subscribe(user);
 
     node.on("input", (msg: NodeMessageInFlow, send: (msg: NodeMessageInFlow) => void, done: (err?: Error) => void) => {
-      let request: { device: string; action: string };
+      let request: ActionRequest;
       try {
         if (!config?.connection) throw new SmartlockError("bad_request", RED._("tedee.errors.no-channel"));
-        request = actionRequest(def, msg.payload);
+        request = readActionRequest(def, msg.payload, texts);
       } catch (err) {
         done(toSmartlockError(err, "bad_request"));
         return;
       }
-      pending++;
-      node.status(status.connecting(shortText(`${request.action}…`)));
-      config.connection
-        .perform(request.device, request.action, { confirm, timeoutMs, unlockWithoutPull })
-        .then((result) => {
-          (msg as unknown as { payload: unknown }).payload = {
-            ok: true,
-            vendor: VENDOR,
-            device: result.device,
-            action: result.action,
-            confirmed: result.confirmed,
-            lock: result.lock,
-            door: result.door,
-          };
-          if (confirm && !result.confirmed) {
-            node.warn(RED._("tedee.warn.not-confirmed", { action: result.action, device: result.device, seconds: timeoutMs / 1000 }));
-          }
-          if (--pending === 0) {
-            node.status(
-              !confirm || result.confirmed
-                ? status.connected(shortText(`${result.action}: ${result.lock ?? "ok"}`))
-                : status.warning(shortText(`${result.action}: ${RED._("tedee.status.not-confirmed")}`)),
-            );
-          }
-          send(msg);
-          done();
-        })
-        .catch((err: unknown) => {
-          const error = toSmartlockError(err);
-          if (--pending === 0) node.status(status.error(shortText(`${request.action}: ${error.code}`)));
-          done(error);
-        });
+      const connection = config.connection;
+      runner.run(msg, send, done, request, confirm, () => connection.perform(request.device, request.action, { confirm, timeoutMs, unlockWithoutPull }));
     });
 
     node.on("close", (done: () => void) => {
@@ -394,21 +369,5 @@ export = function (RED: NodeAPI): void {
     const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
     const named = /^\$\{([^}]+)\}$/.exec(text);
     return named ? (process.env[named[1] as string] ?? "").trim() : text;
-  }
-
-  /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device }`. */
-  function actionRequest(def: TedeeActionDef, payload: unknown): { device: string; action: string } {
-    let action = (def.action ?? "").trim();
-    let device = (def.device ?? "").trim();
-    if (typeof payload === "string") {
-      if (!action) action = payload.trim();
-    } else if (payload && typeof payload === "object") {
-      const p = payload as { action?: unknown; device?: unknown };
-      if (!action && typeof p.action === "string") action = p.action.trim();
-      if (!device && (typeof p.device === "string" || typeof p.device === "number")) device = String(p.device).trim();
-    }
-    if (!action) throw new SmartlockError("bad_request", RED._("tedee.errors.no-action"));
-    if (!device) throw new SmartlockError("bad_request", RED._("tedee.errors.no-device"));
-    return { device, action: action.toLowerCase() };
   }
 };

@@ -13,7 +13,8 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const userDir = join(root, ".node-red");
+// SMARTLOCKS_USER_DIR lets `npm run demo` keep its flows apart from yours.
+const userDir = resolve(root, process.env.SMARTLOCKS_USER_DIR || ".node-red");
 const port = Number(process.env.PORT || 1880);
 if (!Number.isInteger(port) || port < 1 || port > 65535) {
   console.error(`PORT=${process.env.PORT} is not a TCP port`);
@@ -24,7 +25,10 @@ const nodeRedDir = resolve(
   process.env.SMARTLOCKS_NODE_RED_DIR || dirname(createRequire(import.meta.url).resolve("node-red/package.json")),
 );
 
-execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { stdio: "inherit", cwd: root });
+// SMARTLOCKS_SKIP_BUILD=1 reuses an existing build (the demo smoke test runs while other tests use dist/).
+if (!(process.env.SMARTLOCKS_SKIP_BUILD === "1" && existsSync(join(root, "dist", "nodes")))) {
+  execFileSync(process.execPath, [join(root, "scripts", "build.mjs")], { stdio: "inherit", cwd: root });
+}
 
 mkdirSync(join(userDir, "node_modules", "@smartlocks"), { recursive: true });
 
@@ -34,7 +38,7 @@ const userPkgFile = join(userDir, "package.json");
 const userPkg = existsSync(userPkgFile)
   ? JSON.parse(readFileSync(userPkgFile, "utf8"))
   : { name: "smartlocks-dev-userdir", description: "Node-RED user directory for npm start", version: "0.0.0", private: true };
-userPkg.dependencies = { ...userPkg.dependencies, [pkg.name]: "file:.." };
+userPkg.dependencies = { ...userPkg.dependencies, [pkg.name]: `file:${relative(userDir, root) || "."}` };
 writeFileSync(userPkgFile, JSON.stringify(userPkg, null, 2) + "\n");
 
 const link = join(userDir, "node_modules", ...pkg.name.split("/"));

@@ -9,6 +9,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { jsonTooDeep } from "./json-depth";
 
 export interface InboundRequest {
   /** The body exactly as received, for signature checks. */
@@ -207,6 +208,12 @@ export class RouteRegistry {
       res.setHeader("Connection", "close");
       if (result.kind === "timeout") send(res, 408, "Request Timeout");
       else send(res, 413, "Payload Too Large");
+      return;
+    }
+
+    // Valid JSON nested thousands of levels deep would later overflow the stack when Node-RED clones the event.
+    if (jsonTooDeep(result.body)) {
+      send(res, 400, "Bad Request: the body is nested too deeply");
       return;
     }
 

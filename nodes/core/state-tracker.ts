@@ -258,11 +258,16 @@ export function lockEventName(vendor: Vendor, state: LockState): string | null {
   return null;
 }
 
+/** A percentage, or null for what a device cannot mean (-1, 255, Infinity): the raw value stays in `raw`. */
+function batteryLevel(value: number | null): number | null {
+  return value !== null && Number.isFinite(value) && value >= 0 && value <= 100 ? value : null;
+}
+
 function mergeBattery(before: Battery | null, patch: Partial<Battery> | undefined): Battery | null {
   if (!patch || Object.values(patch).every((v) => v === undefined)) return before;
   return {
     critical: patch.critical === undefined ? (before?.critical ?? null) : patch.critical,
-    level: patch.level === undefined ? (before?.level ?? null) : patch.level,
+    level: patch.level === undefined ? (before?.level ?? null) : batteryLevel(patch.level),
     charging: patch.charging === undefined ? (before?.charging ?? null) : patch.charging,
   };
 }

@@ -48,6 +48,15 @@ describe("core/state-tracker", () => {
     assert.deepEqual(t.update({ device: lock, battery: { charging: false } }, ctx()).map((e) => e.event), ["nuki.battery.charging_stopped"]);
   });
 
+  it("keeps battery levels a device cannot mean (-1, 255, Infinity) out of the event", () => {
+    const t = new StateTracker("nuki");
+    for (const level of [-1, 101, 255, Infinity, NaN]) {
+      const [e] = t.update({ device: lock, battery: { level } }, ctx({ snapshot: true }));
+      assert.equal(e.battery.level, null, String(level));
+      doorEventSchema.parse(e);
+    }
+  });
+
   it("ignores an unknown door state and unknown lock state without events, but keeps them", () => {
     const t = new StateTracker("nuki");
     t.update({ device: lock, lock: "locked", door: "closed" }, ctx({ snapshot: true }));

@@ -5,6 +5,7 @@
  * message on failure, never an unhandled rejection and never a secret in the answer.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { redactUrl } from "./callback-url";
 import { toSmartlockError } from "./errors";
 
 type Handler = (req: IncomingMessage & { body?: unknown }, res: ServerResponse & { status?: (code: number) => unknown; json?: (body: unknown) => unknown }) => void;
@@ -62,13 +63,23 @@ function reply(res: ServerResponse, status: number, body: unknown): void {
   res.statusCode = status;
   res.setHeader("Content-Type", "application/json; charset=utf-8");
   res.setHeader("Cache-Control", "no-store");
-  res.end(JSON.stringify(body));
+  // Belt and braces: whatever a probe lists (a device's callback table, a webhook list), no route secret leaves.
+  res.end(redactUrl(JSON.stringify(body)));
 }
 
 /** A typed-in value, or the stored credential when the dialog left the field empty (the editor never sees it). */
 export function typedOrStored(typed: unknown, stored: string | undefined): string {
   const value = typeof typed === "string" ? typed.trim() : "";
   // The editor sends "__PWRD__" for an untouched password field.
-  if (value && value !== "__PWRD__") return value;
-  return stored?.trim() ?? "";
+  if (value && value !== "__PWRD__") return resolveEnvValue(value);
+  return resolveEnvValue(stored?.trim() ?? "");
+}
+
+/**
+ * `${NAME}` as the whole value is the environment variable NAME, as Node-RED resolves credentials at deploy;
+ * the probe must use what the deployed node would use.
+ */
+export function resolveEnvValue(value: string): string {
+  const named = /^\$\{([^}]+)\}$/.exec(value);
+  return named ? (process.env[named[1] as string] ?? "").trim() : value;
 }

@@ -319,8 +319,13 @@ export class NukiBridgeConnection extends EventEmitter {
   private async execute(id: string, action: string, options: { confirm: boolean; timeoutMs: number }): Promise<ActionResult> {
     let device = this.devices.get(id);
     if (!device) {
-      await this.refresh().catch(() => undefined);
+      // Unknown so far: read /list once. If that fails, its error (401, unreachable) is the real cause, not "not found".
+      let failure: unknown = null;
+      await this.refresh().catch((err: unknown) => {
+        failure = err;
+      });
       device = this.devices.get(id);
+      if (!device && failure !== null) throw toSmartlockError(failure);
     }
     if (!device) throw new SmartlockError("not_found", `the Nuki Bridge has no paired device ${id}`);
     const spec = actionSpec(device.deviceType, action);

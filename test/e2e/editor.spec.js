@@ -169,4 +169,30 @@ describe("editor in a real browser", function () {
     await page.screenshot({ path: path.join(SHOTS, "nuki-listening.png") });
     assert.ok(sim.callbacks.some((c) => c.url.includes("/smartlocks/nuki/")), "callback registered from the editor-made config");
   });
+
+  it("fills the Nuki action's device picker from the simulated bridge and picks a device", async function () {
+    const before = consoleErrors.length;
+    await page.evaluate(() => {
+      let cfg = null;
+      RED.nodes.eachConfig((n) => {
+        if (n.type === "nuki-config" && n.name === "simulated bridge") cfg = n;
+      });
+      const def = RED.nodes.getType("nuki-action");
+      const node = { id: RED.nodes.id(), type: "nuki-action", _def: def, z: RED.workspaces.active(), x: 400, y: 300, changed: true };
+      for (const [key, value] of Object.entries(def.defaults)) node[key] = JSON.parse(JSON.stringify(value.value));
+      node.config = cfg.id;
+      RED.nodes.add(node);
+      RED.editor.edit(node);
+    });
+    await page.waitForSelector("#node-input-nuki-pick", { state: "visible", timeout: 10000 });
+    await page.click("#node-input-nuki-pick");
+    const row = page.locator("#node-input-nuki-pick-result div", { hasText: "3E63C84D" }).first();
+    await row.waitFor({ timeout: 15000 });
+    assert.equal(await page.locator("#node-input-nuki-devices option").count(), 2, "both simulated devices listed");
+    await page.screenshot({ path: path.join(SHOTS, "nuki-device-picker.png") });
+    await row.click();
+    assert.equal(await page.inputValue("#node-input-device"), "3E63C84D");
+    await page.click("#node-dialog-cancel");
+    assert.deepEqual(consoleErrors.slice(before), []);
+  });
 });

@@ -215,17 +215,18 @@ export class LoqedConnection extends EventEmitter {
       if (verdict.reason === "missing-timestamp") this.setStatus({ state: "rejecting", reason: "no TIMESTAMP: refused" });
       return { status: 401, body: text };
     }
+    // Parsed before the replay check, so a malformed body gets 400 every time (it was never "taken").
+    const parsed = this.parse(request.rawBody);
+    if (!parsed.ok) {
+      this.warnThrottled("bridge-body", `LOQED bridge webhook ignored (400): ${parsed.error}`);
+      return { status: 400, body: parsed.error };
+    }
     if (verdict.signed) {
       const signature = `${verdict.timestamp}:${verdict.hash}`;
       this.prune(this.seenSignatures, this.options.timestampWindowSeconds * 2000 + 1000, request.receivedAt);
       // A replay of a delivery we already took within its window: acknowledged, not reported again.
       if (this.seenSignatures.has(signature)) return { status: 200 };
       this.seenSignatures.set(signature, request.receivedAt);
-    }
-    const parsed = this.parse(request.rawBody);
-    if (!parsed.ok) {
-      this.warnThrottled("bridge-body", `LOQED bridge webhook ignored (400): ${parsed.error}`);
-      return { status: 400, body: parsed.error };
     }
     if (this.statusValue.state === "rejecting") this.setStatus({ state: this.webhookRegistered ? "connected" : "connecting" });
     const mac = normaliseMac(parsed.body.mac_wifi);

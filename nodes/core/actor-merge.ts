@@ -70,6 +70,9 @@ export class ActorMerger {
   }
 }
 
+/** How many released event ids an ActorHold remembers to send each happening once. */
+const RELEASED_IDS = 1000;
+
 /**
  * Listener-side hold (`actorWait` > 0): events that may still get an actor are held up to `waitMs`; a
  * follow-up with the same id within that time is merged into them and the result is sent once. Events
@@ -79,7 +82,9 @@ export class ActorMerger {
 export class ActorHold {
   private readonly held = new Map<string, { event: DoorEvent; timer: NodeJS.Timeout }>();
   private readonly released = new Set<string>();
-  private readonly releasedOrder: string[] = [];
+  /** The last RELEASED_IDS released ids, oldest at `releasedNext` once full (a ring: no array shifting). */
+  private readonly releasedOrder: Array<string | undefined> = new Array<string | undefined>(RELEASED_IDS);
+  private releasedNext = 0;
 
   constructor(
     private readonly waitMs: number,
@@ -130,9 +135,11 @@ export class ActorHold {
 
   private release(event: DoorEvent): void {
     if (this.released.has(event.id)) return;
+    const evicted = this.releasedOrder[this.releasedNext];
+    if (evicted !== undefined) this.released.delete(evicted);
+    this.releasedOrder[this.releasedNext] = event.id;
+    this.releasedNext = (this.releasedNext + 1) % RELEASED_IDS;
     this.released.add(event.id);
-    this.releasedOrder.push(event.id);
-    if (this.releasedOrder.length > 1000) this.released.delete(this.releasedOrder.shift() as string);
     this.send(event);
   }
 }

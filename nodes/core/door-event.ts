@@ -137,9 +137,18 @@ export function eventTopic(event: Pick<DoorEvent, "vendor" | "device" | "event">
   return `${event.vendor}/${event.device.id}/${event.event}`;
 }
 
+let lastIsoMs = NaN;
+let lastIso = "";
+
 /** ISO 8601 UTC with milliseconds and `Z`, the only time format events carry. */
 export function isoTime(date: Date | number = Date.now()): string {
-  return new Date(date).toISOString();
+  if (typeof date !== "number") return new Date(date).toISOString();
+  // the events of one report (and reports of one millisecond) share their receive time: format it once
+  if (date !== lastIsoMs) {
+    lastIso = new Date(date).toISOString();
+    lastIsoMs = date;
+  }
+  return lastIso;
 }
 
 /** Parses a vendor time (any ISO form with offset) into the event's UTC form; null when unusable. */

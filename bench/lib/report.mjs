@@ -170,7 +170,7 @@ export function markdown(r, { notesFile } = {}) {
   if (r.admin) {
     out.push("## For information: the same Node-RED with httpAdminRoot \"/admin\"");
     out.push("");
-    out.push("Node-RED mounts its editor/admin app on the same root as httpNode by default, so every node route (ours and `http in`) also walks the admin app; with `httpAdminRoot` elsewhere nothing but httpNode is mounted on the callback path, and the route registry answers callbacks from its root capture without express's walk (see NOTES below). Targets are judged on the default layout above.");
+    out.push("Node-RED mounts its editor/admin app on the same root as httpNode by default, so every node route (ours and `http in`) also walks the admin app; with `httpAdminRoot` elsewhere nothing but httpNode is mounted on the callback path (see NOTES below). Targets are judged on the default layout above.");
     out.push("");
     out.push("| receiver | req/s (median round) | all rounds req/s | p50 ms | p99 ms | receiver CPU µs/request (user + system) | events delivered |");
     out.push("|---|---|---|---|---|---|---|");

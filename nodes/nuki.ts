@@ -9,7 +9,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ActorHold } from "./core/actor-merge";
-import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
+import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored, typedSetting } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import type { DoorEvent } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
@@ -353,13 +353,13 @@ export = function (RED: NodeAPI): void {
     async (body) => {
       const id = typeof body.id === "string" ? body.id : "";
       const stored = ((id ? RED.nodes.getCredentials(id) : undefined) ?? {}) as NukiCredentials;
-      const host = resolveEnv(body.host);
-      const port = Number(resolveEnv(body.port)) || 8080;
+      const host = typedSetting(body.host);
+      const port = Number(typedSetting(body.port)) || 8080;
       const auth: AuthMode = isAuthMode(body.auth) ? body.auth : "encrypted";
       const token = typedOrStored(body.token, stored.token);
       const webToken = typedOrStored(body.webToken, stored.webToken);
-      const webApiUrl = resolveEnv(body.webApiUrl) || DEFAULT_WEB_API_URL;
-      const callbackBase = resolveEnv(body.callbackUrl);
+      const webApiUrl = typedSetting(body.webApiUrl) || DEFAULT_WEB_API_URL;
+      const callbackBase = typedSetting(body.callbackUrl);
       if (host && !token) throw new SmartlockError("bad_request", RED._("nuki.probe.need-token"));
       if (!host && !webToken) throw new SmartlockError("bad_request", RED._("nuki.probe.need-channel"));
       const typedSecret = typedOrStored(body.routeSecret, stored.routeSecret);
@@ -389,12 +389,6 @@ export = function (RED: NodeAPI): void {
     },
   );
 
-  /** A typed value, or the environment variable it names as `${NAME}` (as Node-RED resolves it at deploy). */
-  function resolveEnv(value: unknown): string {
-    const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
-    const named = /^\$\{([^}]+)\}$/.exec(text);
-    return named ? (process.env[named[1] as string] ?? "").trim() : text;
-  }
 
   /** `{webhookUrl}/smartlocks/nuki/{secret}/web`, or null when no (valid) webhook base is set. */
   function webhookAddress(base: string | undefined, secret: string): string | null {

@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ActorHold } from "./core/actor-merge";
-import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
+import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored, typedSetting } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import type { DoorEvent } from "./core/door-event";
 import { type ActionOutcome, type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
@@ -323,13 +323,13 @@ export = function (RED: NodeAPI): void {
     async (body) => {
       const id = typeof body.id === "string" ? body.id : "";
       const stored = ((id ? RED.nodes.getCredentials(id) : undefined) ?? {}) as TedeeCredentials;
-      const host = resolveEnv(body.host);
-      const port = Number(resolveEnv(body.port)) || 80;
+      const host = typedSetting(body.host);
+      const port = Number(typedSetting(body.port)) || 80;
       const auth: AuthMode = isAuthMode(body.auth) ? body.auth : "encrypted";
       const token = typedOrStored(body.token, stored.token);
       const cloudKey = typedOrStored(body.cloudKey, stored.cloudKey);
-      const cloudUrl = resolveEnv(body.cloudUrl);
-      const callbackBase = resolveEnv(body.callbackUrl);
+      const cloudUrl = typedSetting(body.cloudUrl);
+      const callbackBase = typedSetting(body.callbackUrl);
       if (host && !token) throw new SmartlockError("bad_request", "Enter the bridge API token (Tedee app › Bridge › Settings › API)");
       if (!host && !cloudKey) throw new SmartlockError("bad_request", "Enter a bridge host and API token, or a cloud key");
       const typedSecret = typedOrStored(body.routeSecret, stored.routeSecret);
@@ -363,11 +363,4 @@ export = function (RED: NodeAPI): void {
       });
     },
   );
-
-  /** A typed value, or the environment variable it names as `${NAME}` (as Node-RED resolves it at deploy). */
-  function resolveEnv(value: unknown): string {
-    const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
-    const named = /^\$\{([^}]+)\}$/.exec(text);
-    return named ? (process.env[named[1] as string] ?? "").trim() : text;
-  }
 };

@@ -7,7 +7,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from "node-red";
 import { ActorHold } from "./core/actor-merge";
-import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } from "./core/admin-endpoint";
+import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored, typedSetting } from "./core/admin-endpoint";
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import type { DoorEvent } from "./core/door-event";
 import { type ActionOutcome, ActionRunner } from "./glue/action-node";
@@ -331,14 +331,14 @@ export = function (RED: NodeAPI): void {
     async (body) => {
       const id = typeof body.id === "string" ? body.id : "";
       const stored = ((id ? RED.nodes.getCredentials(id) : undefined) ?? {}) as UnifiCredentials;
-      const host = resolveEnv(body.host);
-      const port = Number(resolveEnv(body.port)) || 12445;
+      const host = typedSetting(body.host);
+      const port = Number(typedSetting(body.port)) || 12445;
       const tls = isTlsMode(body.tls) ? body.tls : "pin";
       const token = typedOrStored(body.token, stored.token);
       const typedSecret = typedOrStored(body.routeSecret, stored.routeSecret);
       // A dialog without a secret yet (the editor makes one on creation) is probed with a throwaway one.
       const secret = isValidRouteSecret(typedSecret) ? typedSecret : generateRouteSecret();
-      const callbackBase = resolveEnv(body.callbackUrl);
+      const callbackBase = typedSetting(body.callbackUrl);
       const deployed = id ? (RED.nodes.getNode(id) as UnifiConfigNode | null) : null;
       let learned: unknown = null;
       try {
@@ -351,7 +351,7 @@ export = function (RED: NodeAPI): void {
         port,
         token,
         tls,
-        fingerprint: resolveEnv(body.fingerprint),
+        fingerprint: typedSetting(body.fingerprint),
         learnedFingerprint: typeof learned === "string" ? learned : null,
         webhooks: bool(body.webhooks, true),
         webhookUrl: async () => {
@@ -372,12 +372,6 @@ export = function (RED: NodeAPI): void {
     },
   );
 
-  /** A typed value, or the environment variable it names as `${NAME}` (as Node-RED resolves it at deploy). */
-  function resolveEnv(value: unknown): string {
-    const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
-    const named = /^\$\{([^}]+)\}$/.exec(text);
-    return named ? (process.env[named[1] as string] ?? "").trim() : text;
-  }
 
   /** Node settings win where set; otherwise `msg.payload` is "lock" or `{ action, device, minutes }`. */
   function actionRequest(def: UnifiActionDef, payload: unknown): { device: string; action: string; minutes?: number } {

@@ -75,6 +75,12 @@ export function typedOrStored(typed: unknown, stored: string | undefined): strin
   return resolveEnvValue(stored?.trim() ?? "");
 }
 
+/** A setting typed in the dialog (string or number), trimmed, with `${NAME}` resolved like a deployed node's. */
+export function typedSetting(value: unknown): string {
+  const text = typeof value === "string" ? value.trim() : typeof value === "number" ? String(value) : "";
+  return resolveEnvValue(text);
+}
+
 /**
  * `${NAME}` as the whole value is the environment variable NAME, as Node-RED resolves credentials at deploy;
  * the probe must use what the deployed node would use.

@@ -26,7 +26,7 @@ for (const folder of ["icons", "locales"]) {
   if (existsSync(join(root, folder))) cpSync(join(root, folder), join(nodesOut, folder), { recursive: true });
 }
 
-const { doorEventJsonSchema } = require(join(nodesOut, "core", "door-event.js"));
+const { doorEventJsonSchema } = require(join(nodesOut, "core", "door-event-schema.js"));
 mkdirSync(join(dist, "schema"), { recursive: true });
 writeFileSync(join(dist, "schema", "door-event.schema.json"), JSON.stringify(doorEventJsonSchema(), null, 2) + "\n");
 console.log("build: dist/nodes and dist/schema written");

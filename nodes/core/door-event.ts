@@ -1,9 +1,9 @@
 /**
- * The normalized door event: what every listener emits as `msg.payload`, whatever the vendor.
- * The schema follows ../shared/CONTRACT.md field by field; the JSON Schema shipped in the package
- * (dist/schema/door-event.schema.json) is generated from it by scripts/build.mjs.
+ * The normalized door event: what every listener emits as `msg.payload`, whatever the vendor. Its value lists,
+ * types and the helpers the listeners use on every event. The zod schema (tests, the shipped JSON Schema) is in
+ * ./door-event-schema, kept apart so that loading the node sets does not load zod (see core/lazy-zod).
  */
-import { z } from "zod";
+import type { DoorEvent } from "./door-event-schema";
 
 export const VENDORS = ["nuki", "loqed", "tedee", "unifi-access"] as const;
 export const CHANNELS = ["bridge", "web", "mqtt", "websocket", "webhook", "cloud", "poll"] as const;
@@ -62,75 +62,20 @@ export const CORE_EVENTS = [
   "device.state",
 ] as const;
 
-export const vendorSchema = z.enum(VENDORS);
-export const channelSchema = z.enum(CHANNELS);
-export const lockStateSchema = z.enum(LOCK_STATES);
-export const doorStateSchema = z.enum(DOOR_STATES);
-export const actorTypeSchema = z.enum(ACTOR_TYPES);
+// The types follow the zod schema in ./door-event-schema (a type-only import: no zod at run time).
+export type {
+  Actor,
+  ActorType,
+  Battery,
+  Channel,
+  Device,
+  DoorEvent,
+  DoorState,
+  LockState,
+  Vendor,
+} from "./door-event-schema";
 
-export const deviceSchema = z.object({
-  id: z.string().min(1),
-  name: z.string().nullable(),
-  type: z.enum(DEVICE_TYPES),
-});
-
-export const batterySchema = z.object({
-  critical: z.boolean().nullable(),
-  level: z.number().min(0).max(100).nullable(),
-  charging: z.boolean().nullable(),
-});
-
-export const actorSchema = z.object({
-  type: actorTypeSchema,
-  id: z.string().nullable(),
-  name: z.string().nullable(),
-});
-
-const isoUtc = z.iso.datetime({ offset: false });
-
-export const doorEventSchema = z.object({
-  event: z.string().regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)+$/),
-  vendor: vendorSchema,
-  channel: channelSchema,
-  device: deviceSchema,
-  lock: lockStateSchema.nullable(),
-  door: doorStateSchema.nullable(),
-  battery: batterySchema.nullable(),
-  actor: actorSchema.nullable(),
-  previous: z
-    .object({ lock: lockStateSchema.nullable(), door: doorStateSchema.nullable() })
-    .nullable(),
-  at: isoUtc,
-  receivedAt: isoUtc,
-  id: z.string().min(1),
-  raw: z.unknown(),
-  /** Present and true on a follow-up that adds the actor to an event already sent with the same id. */
-  update: z.literal(true).optional(),
-  /** Vendor specifics without a field of their own (e.g. UniFi Access credential method and direction). */
-  detail: z.record(z.string(), z.unknown()).optional(),
-});
-
-export type Vendor = z.infer<typeof vendorSchema>;
-export type Channel = z.infer<typeof channelSchema>;
 export type DeviceType = (typeof DEVICE_TYPES)[number];
-export type LockState = z.infer<typeof lockStateSchema>;
-export type DoorState = z.infer<typeof doorStateSchema>;
-export type ActorType = z.infer<typeof actorTypeSchema>;
-export type Device = z.infer<typeof deviceSchema>;
-export type Battery = z.infer<typeof batterySchema>;
-export type Actor = z.infer<typeof actorSchema>;
-export type DoorEvent = z.infer<typeof doorEventSchema>;
-
-/** The JSON Schema (draft 2020-12) of the event, as shipped in the package. */
-export function doorEventJsonSchema(): Record<string, unknown> {
-  const schema = z.toJSONSchema(doorEventSchema, { target: "draft-2020-12", unrepresentable: "any" });
-  return {
-    ...schema,
-    $id: "https://github.com/smartlocks/node-red-smartlocks/schema/door-event.schema.json",
-    title: "Normalized door event",
-    description: "msg.payload of every @smartlocks/node-red-smartlocks listener node.",
-  };
-}
 
 /** The MQTT-like topic of a listener message: `{vendor}/{device.id}/{event}`. */
 export function eventTopic(event: Pick<DoorEvent, "vendor" | "device" | "event">): string {

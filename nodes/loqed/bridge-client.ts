@@ -9,7 +9,7 @@ import type { z } from "zod";
 import { SmartlockError } from "../core/errors";
 import { HttpClient } from "../core/http-client";
 import { type LoqedActionCode, commandBase64, managementHeaders, managementPrefix } from "./crypto";
-import { type BridgeStatusBody, type WebhookEntry, statusSchema, webhookListSchema } from "./schemas";
+import { type BridgeStatusBody, type WebhookEntry, loqedSchemas } from "./schemas";
 
 /** Trigger flags in bit order (bit 0 first); the bitmap sent in the hash must match the body. */
 export const TRIGGERS = [
@@ -71,11 +71,11 @@ export class LoqedBridgeClient {
 
   /** `GET /status`: sent as text/html, parsed as JSON anyway. */
   status(): Promise<BridgeStatusBody> {
-    return this.call({ path: "/status" }, statusSchema, "/status");
+    return this.call({ path: "/status" }, loqedSchemas().statusSchema, "/status");
   }
 
   webhooks(): Promise<WebhookEntry[]> {
-    return this.call({ path: "/webhooks", authorize: this.signed(() => managementPrefix.list()) }, webhookListSchema, "/webhooks");
+    return this.call({ path: "/webhooks", authorize: this.signed(() => managementPrefix.list()) }, loqedSchemas().webhookListSchema, "/webhooks");
   }
 
   async addWebhook(url: string, flags = ALL_TRIGGERS): Promise<void> {

@@ -36,7 +36,7 @@ import {
 } from "./normalize";
 import { CloudFollowUps, awaitsName } from "./follow-up";
 import { rejectText, verifyBridgeWebhook } from "./receiver";
-import { type WebhookBody, type WebhookEntry, webhookBodySchema } from "./schemas";
+import { type WebhookBody, type WebhookEntry, loqedSchemas } from "./schemas";
 
 export type LoqedState =
   | "idle"
@@ -259,7 +259,7 @@ export class LoqedConnection extends EventEmitter {
     } catch {
       return { ok: false, error: "malformed JSON" };
     }
-    const result = webhookBodySchema.safeParse(json);
+    const result = loqedSchemas().webhookBodySchema.safeParse(json);
     if (!result.success) return { ok: false, error: "unexpected webhook body" };
     const body = result.data;
     const known = ["event_type", "battery_percentage", "wifi_strength", "ble_strength", "online", "lock_id", "mac_wifi"];

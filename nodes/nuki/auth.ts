@@ -3,7 +3,10 @@
  * parameters: the bridge refuses a (ts, rnr) pair or ctoken it has seen, and a ts more than 60 s off its clock.
  */
 import { createHash, randomBytes, randomInt } from "node:crypto";
-import nacl from "tweetnacl";
+import { lazy } from "../core/lazy";
+
+/** tweetnacl, loaded with the first encrypted token: the other modes never need it (it delays start-up). */
+const nacl = lazy(() => require("tweetnacl") as typeof import("tweetnacl"));
 
 export const AUTH_MODES = ["encrypted", "hashed", "plain"] as const;
 export type AuthMode = (typeof AUTH_MODES)[number];
@@ -24,7 +27,7 @@ export function hashedParams(token: string, ts: string, rnr: number): Record<str
 
 export function encryptedParams(token: string, ts: string, rnr: number, nonce: Uint8Array): Record<string, string> {
   const key = createHash("sha256").update(token, "utf8").digest();
-  const box = nacl.secretbox(Buffer.from(`${ts},${rnr}`, "utf8"), nonce, key);
+  const box = nacl().secretbox(Buffer.from(`${ts},${rnr}`, "utf8"), nonce, key);
   return { ctoken: Buffer.from(box).toString("hex"), nonce: Buffer.from(nonce).toString("hex") };
 }
 
@@ -49,7 +52,7 @@ export class BridgeAuth {
     const rnr = this.freshRnr(ts);
     return this.mode === "hashed"
       ? hashedParams(this.token, ts, rnr)
-      : encryptedParams(this.token, ts, rnr, randomBytes(nacl.secretbox.nonceLength));
+      : encryptedParams(this.token, ts, rnr, randomBytes(nacl().secretbox.nonceLength));
   }
 
   /** A random number never used before with this timestamp (two requests in one second need two). */

@@ -7,15 +7,7 @@ import type { z } from "zod";
 import { type ErrorCode, SmartlockError } from "../core/errors";
 import { HttpClient } from "../core/http-client";
 import { type AuthMode, BridgeAuth } from "./auth";
-import {
-  type BridgeInfo,
-  type CallbackEntry,
-  type ListEntry,
-  callbackListSchema,
-  infoSchema,
-  listSchema,
-  successSchema,
-} from "./schemas";
+import { type BridgeInfo, type CallbackEntry, type ListEntry, bridgeSchemas } from "./schemas";
 
 export interface BridgeClientOptions {
   host: string;
@@ -59,7 +51,7 @@ export class NukiBridgeClient {
   }
 
   async info(): Promise<BridgeInfo> {
-    const info = await this.get("/info", {}, infoSchema);
+    const info = await this.get("/info", {}, bridgeSchemas().infoSchema);
     if (info.currentTime) {
       this.bridgeTime = { bridge: info.currentTime, localMs: Date.now() };
       const bridgeMs = Date.parse(info.currentTime);
@@ -70,20 +62,20 @@ export class NukiBridgeClient {
   }
 
   list(): Promise<ListEntry[]> {
-    return this.get("/list", {}, listSchema);
+    return this.get("/list", {}, bridgeSchemas().listSchema);
   }
 
   async callbacks(): Promise<CallbackEntry[]> {
-    return (await this.get("/callback/list", {}, callbackListSchema)).callbacks;
+    return (await this.get("/callback/list", {}, bridgeSchemas().callbackListSchema)).callbacks;
   }
 
   async addCallback(url: string): Promise<void> {
-    const answer = await this.get("/callback/add", { url }, successSchema);
+    const answer = await this.get("/callback/add", { url }, bridgeSchemas().successSchema);
     if (!answer.success) throw new SmartlockError("rejected", `Nuki Bridge refused the callback: ${answer.message ?? "no reason given"}`);
   }
 
   async removeCallback(id: number): Promise<void> {
-    const answer = await this.get("/callback/remove", { id }, successSchema);
+    const answer = await this.get("/callback/remove", { id }, bridgeSchemas().successSchema);
     if (!answer.success) throw new SmartlockError("rejected", `Nuki Bridge did not remove callback ${id}: ${answer.message ?? "no reason given"}`);
   }
 
@@ -92,7 +84,7 @@ export class NukiBridgeClient {
     const answer = await this.get(
       "/lockAction",
       { nukiId, deviceType, action, nowait: 1 },
-      successSchema,
+      bridgeSchemas().successSchema,
       "high",
     );
     if (!answer.success) throw new SmartlockError("rejected", "Nuki Bridge answered success:false to the lock action");

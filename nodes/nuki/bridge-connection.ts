@@ -17,7 +17,7 @@ import type { AuthMode } from "./auth";
 import { NukiBridgeClient } from "./bridge-client";
 import { nukiIdToHex, parseDeviceId } from "./ids";
 import { bridgeReport } from "./normalize";
-import { type CallbackEntry, type ListEntry, callbackBodySchema } from "./schemas";
+import { type CallbackEntry, type ListEntry, bridgeSchemas } from "./schemas";
 
 /** The bridge keeps at most 3 callback URLs, http only, up to 254 characters (research/nuki.md 1.5). */
 export const MAX_CALLBACKS = 3;
@@ -133,7 +133,7 @@ export class NukiBridgeConnection extends EventEmitter {
     } catch {
       return { status: 400, body: "malformed JSON", warning: "Nuki Bridge callback with malformed JSON ignored" };
     }
-    const parsed = callbackBodySchema.safeParse(json);
+    const parsed = bridgeSchemas().callbackBodySchema.safeParse(json);
     if (!parsed.success) {
       return { status: 400, body: "unexpected callback body", warning: "Nuki Bridge callback with an unexpected body ignored" };
     }

@@ -3,68 +3,88 @@
  * untrusted: numbers are checked, unknown enum values are kept as numbers (the normalizer maps them to
  * `unknown`), unknown extra fields are allowed and kept in `raw`.
  */
-import { z } from "zod";
+import type { z } from "zod";
+import { lazy } from "../core/lazy";
+import { zod } from "../core/lazy-zod";
 
-/** An integer, also when a firmware sends it as a string. */
-const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]);
-const bool = z.union([z.boolean(), z.literal(0).transform(() => false), z.literal(1).transform(() => true)]);
+/** The schemas, built on first use (see core/lazy-zod). */
+export const bridgeSchemas = lazy(() => {
+  const z = zod();
 
-/** The device state fields shared by callbacks, `/list` lastKnownState and `/lockState`. */
-export const deviceStateShape = {
-  mode: int.optional(),
-  state: int,
-  stateName: z.string().max(100).optional(),
-  batteryCritical: bool.optional(),
-  batteryCharging: bool.optional(),
-  batteryChargeState: int.optional(),
-  keypadBatteryCritical: bool.optional(),
-  doorsensorState: int.optional(),
-  doorsensorStateName: z.string().max(100).optional(),
-  ringactionTimestamp: z.string().max(64).nullable().optional(),
-  ringactionState: bool.optional(),
-  timestamp: z.string().max(64).optional(),
-};
+  /** An integer, also when a firmware sends it as a string. */
+  const int = z.union([z.number().int(), z.string().regex(/^-?\d+$/).transform(Number)]);
+  const bool = z.union([z.boolean(), z.literal(0).transform(() => false), z.literal(1).transform(() => true)]);
 
-export const deviceStateSchema = z.looseObject(deviceStateShape);
-export type BridgeDeviceState = z.infer<typeof deviceStateSchema>;
+  /** The device state fields shared by callbacks, `/list` lastKnownState and `/lockState`. */
+  const deviceStateShape = {
+    mode: int.optional(),
+    state: int,
+    stateName: z.string().max(100).optional(),
+    batteryCritical: bool.optional(),
+    batteryCharging: bool.optional(),
+    batteryChargeState: int.optional(),
+    keypadBatteryCritical: bool.optional(),
+    doorsensorState: int.optional(),
+    doorsensorStateName: z.string().max(100).optional(),
+    ringactionTimestamp: z.string().max(64).nullable().optional(),
+    ringactionState: bool.optional(),
+    timestamp: z.string().max(64).optional(),
+  };
 
-/** A callback POST body: the full state of one device plus its id and type. */
-export const callbackBodySchema = z.looseObject({
-  nukiId: int.pipe(z.number().min(0).max(0xffffffff)),
-  deviceType: int,
-  ...deviceStateShape,
+  const deviceStateSchema = z.looseObject(deviceStateShape);
+
+  /** A callback POST body: the full state of one device plus its id and type. */
+  const callbackBodySchema = z.looseObject({
+    nukiId: int.pipe(z.number().min(0).max(0xffffffff)),
+    deviceType: int,
+    ...deviceStateShape,
+  });
+
+  const listEntrySchema = z.looseObject({
+    nukiId: int.pipe(z.number().min(0).max(0xffffffff)),
+    deviceType: int,
+    name: z.string().max(200).optional(),
+    firmwareVersion: z.string().max(50).optional(),
+    lastKnownState: deviceStateSchema.optional(),
+  });
+  const listSchema = z.array(listEntrySchema);
+
+  const infoSchema = z.looseObject({
+    bridgeType: int.optional(),
+    ids: z.looseObject({ hardwareId: int.optional(), serverId: int.optional() }).optional(),
+    versions: z.looseObject({ firmwareVersion: z.string().optional(), wifiFirmwareVersion: z.string().optional() }).optional(),
+    appVersion: z.string().optional(),
+    uptime: int.optional(),
+    currentTime: z.string().optional(),
+    serverConnected: bool.optional(),
+  });
+
+  const callbackListSchema = z.looseObject({
+    callbacks: z.array(z.looseObject({ id: int, url: z.string() })),
+  });
+
+  /** Answer of /lockAction, /callback/add and /callback/remove. */
+  const successSchema = z.looseObject({
+    success: bool,
+    message: z.string().optional(),
+    batteryCritical: bool.optional(),
+  });
+
+  return {
+    deviceStateShape,
+    deviceStateSchema,
+    callbackBodySchema,
+    listEntrySchema,
+    listSchema,
+    infoSchema,
+    callbackListSchema,
+    successSchema,
+  };
 });
-export type CallbackBody = z.infer<typeof callbackBodySchema>;
+type Schemas = ReturnType<typeof bridgeSchemas>;
 
-export const listEntrySchema = z.looseObject({
-  nukiId: int.pipe(z.number().min(0).max(0xffffffff)),
-  deviceType: int,
-  name: z.string().max(200).optional(),
-  firmwareVersion: z.string().max(50).optional(),
-  lastKnownState: deviceStateSchema.optional(),
-});
-export const listSchema = z.array(listEntrySchema);
-export type ListEntry = z.infer<typeof listEntrySchema>;
-
-export const infoSchema = z.looseObject({
-  bridgeType: int.optional(),
-  ids: z.looseObject({ hardwareId: int.optional(), serverId: int.optional() }).optional(),
-  versions: z.looseObject({ firmwareVersion: z.string().optional(), wifiFirmwareVersion: z.string().optional() }).optional(),
-  appVersion: z.string().optional(),
-  uptime: int.optional(),
-  currentTime: z.string().optional(),
-  serverConnected: bool.optional(),
-});
-export type BridgeInfo = z.infer<typeof infoSchema>;
-
-export const callbackListSchema = z.looseObject({
-  callbacks: z.array(z.looseObject({ id: int, url: z.string() })),
-});
-export type CallbackEntry = z.infer<typeof callbackListSchema>["callbacks"][number];
-
-/** Answer of /lockAction, /callback/add and /callback/remove. */
-export const successSchema = z.looseObject({
-  success: bool,
-  message: z.string().optional(),
-  batteryCritical: bool.optional(),
-});
+export type BridgeDeviceState = z.infer<Schemas["deviceStateSchema"]>;
+export type CallbackBody = z.infer<Schemas["callbackBodySchema"]>;
+export type ListEntry = z.infer<Schemas["listEntrySchema"]>;
+export type BridgeInfo = z.infer<Schemas["infoSchema"]>;
+export type CallbackEntry = z.infer<Schemas["callbackListSchema"]>["callbacks"][number];

@@ -6,16 +6,7 @@
 import type { z } from "zod";
 import { type ErrorCode, SmartlockError } from "../core/errors";
 import { HttpClient, type HttpMethod } from "../core/http-client";
-import {
-  type DecentralWebhook,
-  type Smartlock,
-  type SmartlockAuth,
-  decentralWebhookListSchema,
-  registeredWebhookSchema,
-  smartlockAuthListSchema,
-  smartlockListSchema,
-  smartlockSchema,
-} from "./web-schemas";
+import { type DecentralWebhook, type Smartlock, type SmartlockAuth, webSchemas } from "./web-schemas";
 
 export const DEFAULT_WEB_API_URL = "https://api.nuki.io";
 /** What this plugin subscribes to: state, activity log (the actor) and authorizations (names). */
@@ -51,15 +42,15 @@ export class NukiWebClient {
   }
 
   smartlocks(): Promise<Smartlock[]> {
-    return this.call("GET", "/smartlock", smartlockListSchema);
+    return this.call("GET", "/smartlock", webSchemas().smartlockListSchema);
   }
 
   smartlock(smartlockId: number): Promise<Smartlock> {
-    return this.call("GET", `/smartlock/${smartlockId}`, smartlockSchema);
+    return this.call("GET", `/smartlock/${smartlockId}`, webSchemas().smartlockSchema);
   }
 
   auths(): Promise<SmartlockAuth[]> {
-    return this.call("GET", "/smartlock/auth", smartlockAuthListSchema);
+    return this.call("GET", "/smartlock/auth", webSchemas().smartlockAuthListSchema);
   }
 
   /** `POST /smartlock/{id}/action` with the device-type specific code; 204 = accepted, not done. */
@@ -68,11 +59,11 @@ export class NukiWebClient {
   }
 
   webhooks(): Promise<DecentralWebhook[]> {
-    return this.call("GET", "/api/decentralWebhook", decentralWebhookListSchema);
+    return this.call("GET", "/api/decentralWebhook", webSchemas().decentralWebhookListSchema);
   }
 
   registerWebhook(url: string): Promise<DecentralWebhook & { secret: string }> {
-    return this.call("PUT", "/api/decentralWebhook", registeredWebhookSchema, { webhookUrl: url, webhookFeatures: [...WEBHOOK_FEATURES] });
+    return this.call("PUT", "/api/decentralWebhook", webSchemas().registeredWebhookSchema, { webhookUrl: url, webhookFeatures: [...WEBHOOK_FEATURES] });
   }
 
   async deleteWebhook(id: number): Promise<void> {

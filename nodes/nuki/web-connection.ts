@@ -20,15 +20,7 @@ import { deviceIdFromSmartlockId, nukiIdToHex, parseDeviceId } from "./ids";
 import { SIGNATURE_HEADER, verifyWebhookSignature } from "./signature";
 import { NukiWebClient, WEBHOOK_FEATURES } from "./web-client";
 import { type WebDevice, deviceTypeOfSmartlockId, logMeaning, logSucceeded, webDeviceKind, webStateReport } from "./web-normalize";
-import {
-  type SmartlockAuth,
-  type SmartlockLog,
-  deviceAuthsSchema,
-  deviceLogsSchema,
-  deviceMasterdataSchema,
-  deviceStatusSchema,
-  webhookEnvelopeSchema,
-} from "./web-schemas";
+import { type SmartlockAuth, type SmartlockLog, webSchemas } from "./web-schemas";
 import type { StoredWebhook, WebhookStore } from "./webhook-store";
 import type { ActionResult } from "./bridge-connection";
 
@@ -129,7 +121,7 @@ export class NukiWebConnection extends EventEmitter {
     } catch {
       return { status: 400, body: "malformed JSON", warning: "Nuki Web webhook with malformed JSON ignored" };
     }
-    const envelope = webhookEnvelopeSchema.safeParse(json);
+    const envelope = webSchemas().webhookEnvelopeSchema.safeParse(json);
     if (!envelope.success) return { status: 400, body: "not a Nuki webhook", warning: "Nuki Web webhook without a feature ignored" };
     const work = this.interpret(envelope.data.feature, json, receivedAt);
     if (work === "invalid") {
@@ -325,7 +317,7 @@ export class NukiWebConnection extends EventEmitter {
   private interpret(feature: string, json: unknown, receivedAt: number): (() => void) | "invalid" | null {
     switch (feature) {
       case "DEVICE_STATUS": {
-        const parsed = deviceStatusSchema.safeParse(json);
+        const parsed = webSchemas().deviceStatusSchema.safeParse(json);
         if (!parsed.success) return "invalid";
         const body = parsed.data;
         return () => {
@@ -336,17 +328,17 @@ export class NukiWebConnection extends EventEmitter {
         };
       }
       case "DEVICE_LOGS": {
-        const parsed = deviceLogsSchema.safeParse(json);
+        const parsed = webSchemas().deviceLogsSchema.safeParse(json);
         if (!parsed.success) return "invalid";
         return () => this.handleLog(parsed.data.smartlockLog, json, receivedAt);
       }
       case "DEVICE_AUTHS": {
-        const parsed = deviceAuthsSchema.safeParse(json);
+        const parsed = webSchemas().deviceAuthsSchema.safeParse(json);
         if (!parsed.success) return "invalid";
         return () => this.rememberAuth(parsed.data.smartlockAuth, parsed.data.deleted === true);
       }
       case "DEVICE_MASTERDATA": {
-        const parsed = deviceMasterdataSchema.safeParse(json);
+        const parsed = webSchemas().deviceMasterdataSchema.safeParse(json);
         if (!parsed.success) return "invalid";
         return () => {
           const device = this.deviceOf(parsed.data.smartlockId);

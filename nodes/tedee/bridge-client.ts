@@ -8,16 +8,7 @@ import { type ErrorCode, SmartlockError } from "../core/errors";
 import { HttpClient } from "../core/http-client";
 import type { Operation } from "./actions";
 import { type AuthMode, BridgeAuth } from "./auth";
-import {
-  type BridgeDetails,
-  type CallbackEntry,
-  type LockDetails,
-  bridgeDetailsSchema,
-  callbackAddedSchema,
-  callbackListSchema,
-  lockDetailsSchema,
-  lockListSchema,
-} from "./schemas";
+import { type BridgeDetails, type CallbackEntry, type LockDetails, tedeeSchemas } from "./schemas";
 
 export interface BridgeClientOptions {
   host: string;
@@ -76,33 +67,33 @@ export class TedeeBridgeClient {
   }
 
   bridge(): Promise<BridgeDetails> {
-    return this.send("GET", "/bridge", bridgeDetailsSchema);
+    return this.send("GET", "/bridge", tedeeSchemas().bridgeDetailsSchema);
   }
 
   locks(): Promise<LockDetails[]> {
-    return this.send("GET", "/lock", lockListSchema);
+    return this.send("GET", "/lock", tedeeSchemas().lockListSchema);
   }
 
   lock(deviceId: number): Promise<LockDetails> {
-    return this.send("GET", `/lock/${deviceId}`, lockDetailsSchema);
+    return this.send("GET", `/lock/${deviceId}`, tedeeSchemas().lockDetailsSchema);
   }
 
   callbacks(): Promise<CallbackEntry[]> {
-    return this.send("GET", "/callback", callbackListSchema);
+    return this.send("GET", "/callback", tedeeSchemas().callbackListSchema);
   }
 
   /** Adds a POST callback; returns its id, or null on old firmware that answers 204 without one. */
   async addCallback(spec: CallbackSpec): Promise<number | null> {
-    const answer = await this.send("POST", "/callback", callbackAddedSchema, { body: { url: spec.url, method: "POST", headers: spec.headers } });
+    const answer = await this.send("POST", "/callback", tedeeSchemas().callbackAddedSchema, { body: { url: spec.url, method: "POST", headers: spec.headers } });
     return answer && typeof answer === "object" ? answer.id : null;
   }
 
   async updateCallback(id: number, spec: CallbackSpec): Promise<void> {
-    await this.send("PUT", `/callback/${id}`, callbackAddedSchema, { body: { url: spec.url, method: "POST", headers: spec.headers } });
+    await this.send("PUT", `/callback/${id}`, tedeeSchemas().callbackAddedSchema, { body: { url: spec.url, method: "POST", headers: spec.headers } });
   }
 
   async removeCallback(id: number): Promise<void> {
-    await this.send("DELETE", `/callback/${id}`, callbackAddedSchema);
+    await this.send("DELETE", `/callback/${id}`, tedeeSchemas().callbackAddedSchema);
   }
 
   /**
@@ -111,7 +102,7 @@ export class TedeeBridgeClient {
    * them and the sources disagree which (research 2.1.2). No retry: a lost answer may hide a moving lock.
    */
   async operate(deviceId: number, operation: Operation, mode?: number): Promise<void> {
-    await this.send("POST", `/lock/${deviceId}/${operation}`, callbackAddedSchema, {
+    await this.send("POST", `/lock/${deviceId}/${operation}`, tedeeSchemas().callbackAddedSchema, {
       ...(mode === undefined ? {} : { query: { mode }, headers: { mode: String(mode) } }),
       body: Buffer.alloc(0),
       priority: "high",

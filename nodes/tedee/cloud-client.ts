@@ -8,17 +8,7 @@ import type { z } from "zod";
 import { SmartlockError, toSmartlockError } from "../core/errors";
 import { HttpClient } from "../core/http-client";
 import type { Operation } from "./actions";
-import {
-  type Activity,
-  type CloudLock,
-  type OperationStatus,
-  activityListSchema,
-  cloudEnvelopeSchema,
-  cloudLockListSchema,
-  cloudLockSchema,
-  operationStartedSchema,
-  operationStatusSchema,
-} from "./schemas";
+import { type Activity, type CloudLock, type OperationStatus, tedeeSchemas } from "./schemas";
 
 export const DEFAULT_CLOUD_URL = "https://api.tedee.com";
 /** API version used when cloudUrl has no /api/<version> path (v1.34+ has `deviceState`; older ones are read too). */
@@ -77,15 +67,15 @@ export class TedeeCloudClient {
   }
 
   locks(): Promise<CloudLock[]> {
-    return this.send("GET", "/my/lock", cloudLockListSchema);
+    return this.send("GET", "/my/lock", tedeeSchemas().cloudLockListSchema);
   }
 
   lock(deviceId: number): Promise<CloudLock> {
-    return this.send("GET", `/my/lock/${deviceId}`, cloudLockSchema);
+    return this.send("GET", `/my/lock/${deviceId}`, tedeeSchemas().cloudLockSchema);
   }
 
   async operate(deviceId: number, operation: Operation, mode?: number): Promise<string> {
-    const started = await this.send("POST", `/my/lock/${deviceId}/operation/${operation}`, operationStartedSchema, {
+    const started = await this.send("POST", `/my/lock/${deviceId}/operation/${operation}`, tedeeSchemas().operationStartedSchema, {
       ...(mode === undefined ? {} : { query: { mode } }),
       body: {},
       priority: "high",
@@ -94,12 +84,12 @@ export class TedeeCloudClient {
   }
 
   operation(operationId: string): Promise<OperationStatus> {
-    return this.send("GET", `/my/device/operation/${encodeURIComponent(operationId)}`, operationStatusSchema);
+    return this.send("GET", `/my/device/operation/${encodeURIComponent(operationId)}`, tedeeSchemas().operationStatusSchema);
   }
 
   /** Newest first. */
   activity(deviceId: number, elements = 20): Promise<Activity[]> {
-    return this.send("GET", "/my/deviceactivity", activityListSchema, { query: { deviceId, elements } });
+    return this.send("GET", "/my/deviceactivity", tedeeSchemas().activityListSchema, { query: { deviceId, elements } });
   }
 
   close(): void {
@@ -137,7 +127,7 @@ export class TedeeCloudClient {
         this.checkBlocked();
         throw error;
       }
-      const envelope = cloudEnvelopeSchema.safeParse(body);
+      const envelope = tedeeSchemas().cloudEnvelopeSchema.safeParse(body);
       const result = envelope.success && "result" in envelope.data ? envelope.data.result : body;
       if (envelope.success && envelope.data.success === false) {
         throw new SmartlockError("rejected", `Tedee cloud refused ${method} ${path}: ${messages(envelope.data.errorMessages)}`);

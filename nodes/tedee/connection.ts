@@ -26,15 +26,7 @@ import { TedeeBridgeClient } from "./bridge-client";
 import { hasCallbackHeader } from "./callback-auth";
 import { TedeeCloudClient } from "./cloud-client";
 import { batteryCritical, batteryLevel, cloudLockReport, deviceIdOf, doorState, lockDetailsReport, parseDeviceId, tedeeState } from "./normalize";
-import {
-  type BridgeEventName,
-  type CallbackEntry,
-  type LockDetails,
-  callbackEnvelopeSchema,
-  eventDataSchemas,
-  genericDeviceDataSchema,
-  isBridgeEventName,
-} from "./schemas";
+import { type BridgeEventName, type CallbackEntry, type LockDetails, isBridgeEventName, tedeeSchemas } from "./schemas";
 
 /**
  * Long and https callback URLs made bridge firmware crash until a factory reset (HA PR #109408/#110247); Tedee
@@ -187,7 +179,7 @@ export class TedeeConnection extends EventEmitter {
     } catch {
       return { status: 400, body: "malformed JSON", warning: "Tedee Bridge callback with malformed JSON ignored" };
     }
-    const envelope = callbackEnvelopeSchema.safeParse(json);
+    const envelope = tedeeSchemas().callbackEnvelopeSchema.safeParse(json);
     if (!envelope.success) {
       return { status: 400, body: "unexpected callback body", warning: "Tedee Bridge callback with an unexpected body ignored" };
     }
@@ -195,7 +187,7 @@ export class TedeeConnection extends EventEmitter {
     const data = envelope.data.data ?? {};
     const at = timestamp && Number.isFinite(Date.parse(timestamp)) ? new Date(Date.parse(timestamp)).toISOString() : null;
     if (isBridgeEventName(event)) {
-      const parsed = eventDataSchemas[event].safeParse(data);
+      const parsed = tedeeSchemas().eventDataSchemas[event].safeParse(data);
       if (!parsed.success) {
         return { status: 400, body: "unexpected callback data", warning: `Tedee Bridge "${event}" callback with unexpected data ignored` };
       }
@@ -203,7 +195,7 @@ export class TedeeConnection extends EventEmitter {
       return { status: 204 };
     }
     // An event this plugin does not know yet: passed through as tedee.<name>, never dropped silently.
-    const generic = genericDeviceDataSchema.safeParse(data);
+    const generic = tedeeSchemas().genericDeviceDataSchema.safeParse(data);
     const id = generic.success && generic.data.deviceId !== undefined ? deviceIdOf(generic.data.deviceId) : null;
     setImmediate(() =>
       this.safely(() => {

@@ -6,21 +6,7 @@
 import type { z } from "zod";
 import { type ErrorCode, SmartlockError } from "../core/errors";
 import { HttpClient, type HttpMethod, type TlsOptions } from "../core/http-client";
-import {
-  type Device,
-  type Door,
-  type Emergency,
-  type LockRule,
-  type WebhookEndpoint,
-  deviceListSchema,
-  doorListSchema,
-  doorSchema,
-  emergencySchema,
-  envelopeSchema,
-  lockRuleSchema,
-  webhookEndpointListSchema,
-  webhookEndpointSchema,
-} from "./schemas";
+import { type Device, type Door, type Emergency, type LockRule, type WebhookEndpoint, unifiSchemas } from "./schemas";
 
 export const API_BASE = "/api/v1/developer";
 export const NOTIFICATIONS_PATH = `${API_BASE}/devices/notifications`;
@@ -92,23 +78,23 @@ export class UnifiAccessClient {
   }
 
   async doors(): Promise<Door[]> {
-    return this.call("GET", "/doors", undefined, doorListSchema);
+    return this.call("GET", "/doors", undefined, unifiSchemas().doorListSchema);
   }
 
   async door(id: string): Promise<Door> {
-    return this.call("GET", `/doors/${encodeURIComponent(id)}`, undefined, doorSchema);
+    return this.call("GET", `/doors/${encodeURIComponent(id)}`, undefined, unifiSchemas().doorSchema);
   }
 
   /** All devices, flattened (the controller groups them per door in an array of arrays). */
   async devices(): Promise<Device[]> {
-    const grouped = await this.call("GET", "/devices", undefined, deviceListSchema);
+    const grouped = await this.call("GET", "/devices", undefined, unifiSchemas().deviceListSchema);
     return grouped.flatMap((entry) => (Array.isArray(entry) ? entry : [entry]));
   }
 
   /** null when the hub does not support lock rules (404, as Home Assistant reads it). */
   async lockRule(doorId: string): Promise<LockRule | null> {
     try {
-      return await this.call("GET", `/doors/${encodeURIComponent(doorId)}/lock_rule`, undefined, lockRuleSchema);
+      return await this.call("GET", `/doors/${encodeURIComponent(doorId)}/lock_rule`, undefined, unifiSchemas().lockRuleSchema);
     } catch (err) {
       if (err instanceof SmartlockError && err.status === 404) return null;
       throw err;
@@ -134,7 +120,7 @@ export class UnifiAccessClient {
   }
 
   async emergency(): Promise<Emergency> {
-    return this.call("GET", "/doors/settings/emergency", undefined, emergencySchema);
+    return this.call("GET", "/doors/settings/emergency", undefined, unifiSchemas().emergencySchema);
   }
 
   async setEmergency(value: { lockdown: boolean; evacuation: boolean }): Promise<void> {
@@ -142,11 +128,11 @@ export class UnifiAccessClient {
   }
 
   async webhookEndpoints(): Promise<WebhookEndpoint[]> {
-    return (await this.call("GET", "/webhooks/endpoints", undefined, webhookEndpointListSchema)) ?? [];
+    return (await this.call("GET", "/webhooks/endpoints", undefined, unifiSchemas().webhookEndpointListSchema)) ?? [];
   }
 
   async createWebhookEndpoint(endpoint: { name: string; endpoint: string; events: string[] }): Promise<WebhookEndpoint> {
-    return this.call("POST", "/webhooks/endpoints", endpoint, webhookEndpointSchema);
+    return this.call("POST", "/webhooks/endpoints", endpoint, unifiSchemas().webhookEndpointSchema);
   }
 
   async updateWebhookEndpoint(id: string, endpoint: { name: string; endpoint: string; events: string[] }): Promise<void> {
@@ -175,7 +161,7 @@ export class UnifiAccessClient {
     } catch (err) {
       throw explain(err);
     }
-    const envelope = envelopeSchema.safeParse(answer);
+    const envelope = unifiSchemas().envelopeSchema.safeParse(answer);
     if (!envelope.success) throw new SmartlockError("bad_request", `UniFi Access sent an unexpected answer to ${method} ${path}`);
     const { code, msg } = envelope.data;
     if (code !== "SUCCESS") {

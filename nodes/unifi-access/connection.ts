@@ -35,7 +35,7 @@ import {
   parseFrame,
   unknownEventName,
 } from "./normalize";
-import { type WebhookEndpoint, webhookBodySchema, wsEnvelopeSchema } from "./schemas";
+import { type WebhookEndpoint, unifiSchemas } from "./schemas";
 import { type SignatureProblem, verifySignature } from "./signature";
 import {
   PinMismatchError,
@@ -343,7 +343,7 @@ export class UnifiAccessConnection extends EventEmitter {
       this.warnOnce("UniFi Access sent a WebSocket frame that is not JSON; ignored");
       return;
     }
-    const envelope = wsEnvelopeSchema.safeParse(frame.value);
+    const envelope = unifiSchemas().wsEnvelopeSchema.safeParse(frame.value);
     if (!envelope.success) {
       this.warnOnce("UniFi Access sent a WebSocket message without an event name; ignored");
       return;
@@ -378,7 +378,7 @@ export class UnifiAccessConnection extends EventEmitter {
     } catch {
       return { status: 400, body: "malformed JSON", warning: "UniFi Access webhook with malformed JSON ignored" };
     }
-    const parsed = webhookBodySchema.safeParse(json);
+    const parsed = unifiSchemas().webhookBodySchema.safeParse(json);
     if (!parsed.success) return { status: 400, body: "unexpected body", warning: "UniFi Access webhook with an unexpected body ignored" };
     setImmediate(() => {
       if (this.closing.signal.aborted) return;

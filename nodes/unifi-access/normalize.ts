@@ -9,19 +9,7 @@
 import type { Actor, ActorType, Device, DoorState, LockState } from "../core/door-event";
 import type { DeviceReport } from "../core/state-tracker";
 import type { DoorIndex } from "./door-index";
-import {
-  type WebhookBody,
-  type WsEnvelope,
-  deviceUpdateSchema,
-  hwDoorbellSchema,
-  insightsAddSchema,
-  locationUpdateSchema,
-  logsAddSchema,
-  remoteUnlockSchema,
-  remoteViewChangeSchema,
-  remoteViewSchema,
-  settingUpdateSchema,
-} from "./schemas";
+import { type WebhookBody, type WsEnvelope, unifiSchemas } from "./schemas";
 
 export const VENDOR = "unifi-access";
 /** Controller-wide events (emergency modes, visitors) are reported on this pseudo-device. */
@@ -186,7 +174,7 @@ function invalid(name: string): Outcome[] {
 }
 
 function locationUpdate(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = locationUpdateSchema.safeParse(data);
+  const parsed = unifiSchemas().locationUpdateSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   const location = parsed.data;
   if (location.location_type && location.location_type !== "door") return [{ kind: "ignored" }];
@@ -201,7 +189,7 @@ function locationUpdate(name: string, data: unknown, index: DoorIndex): Outcome[
 }
 
 function deviceUpdate(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = deviceUpdateSchema.safeParse(data);
+  const parsed = unifiSchemas().deviceUpdateSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   const device = parsed.data;
   const configs = new Map((device.configs ?? []).map((c) => [c.key, c.value == null ? "" : String(c.value).toLowerCase()]));
@@ -221,7 +209,7 @@ function deviceUpdate(name: string, data: unknown, index: DoorIndex): Outcome[] 
 }
 
 function remoteView(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = remoteViewSchema.safeParse(data);
+  const parsed = unifiSchemas().remoteViewSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   const call = parsed.data;
   const doorId = index.resolve({ deviceIds: [call.device_id, call.connected_uah_id], doorName: call.door_name ?? null });
@@ -258,13 +246,13 @@ function callEnded(index: DoorIndex, requestId: string | undefined, reasonCode: 
 }
 
 function remoteViewChange(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = remoteViewChangeSchema.safeParse(data);
+  const parsed = unifiSchemas().remoteViewChangeSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   return [callEnded(index, parsed.data.remote_call_request_id, parsed.data.reason_code, "remote_view.change")];
 }
 
 function hwDoorbell(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = hwDoorbellSchema.safeParse(data);
+  const parsed = unifiSchemas().hwDoorbellSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   const bell = parsed.data;
   const doorId = index.resolve({ doorId: bell.door_id ?? null, deviceIds: [bell.device_id], doorName: bell.door_name ?? null }) ?? bell.door_id;
@@ -282,7 +270,7 @@ function hwDoorbell(name: string, data: unknown, index: DoorIndex): Outcome[] {
 }
 
 function remoteUnlock(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = remoteUnlockSchema.safeParse(data);
+  const parsed = unifiSchemas().remoteUnlockSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   // A momentary unlock from the app, web UI or API; who did it arrives by webhook (or logs.add).
   return [{ kind: "report", report: { device: doorDevice(index, parsed.data.unique_id, parsed.data.name), lock: "unlocked" }, detail: { source: "remote_unlock" } }];
@@ -296,7 +284,7 @@ function accessEventName(result: string | undefined): string {
 }
 
 function logsAdd(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = logsAddSchema.safeParse(data);
+  const parsed = unifiSchemas().logsAddSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   const source = parsed.data._source;
   if (!source.event?.type || !/door\.unlock/.test(source.event.type)) return [{ kind: "ignored" }];
@@ -332,7 +320,7 @@ function logsAdd(name: string, data: unknown, index: DoorIndex): Outcome[] {
 }
 
 function insightsAdd(name: string, data: unknown, index: DoorIndex): Outcome[] {
-  const parsed = insightsAddSchema.safeParse(data);
+  const parsed = unifiSchemas().insightsAddSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   const insight = parsed.data;
   if (insight.event_type && !/door\.unlock/.test(insight.event_type)) return [{ kind: "ignored" }];
@@ -367,7 +355,7 @@ function insightsAdd(name: string, data: unknown, index: DoorIndex): Outcome[] {
 }
 
 function settingUpdate(name: string, data: unknown): Outcome[] {
-  const parsed = settingUpdateSchema.safeParse(data);
+  const parsed = unifiSchemas().settingUpdateSchema.safeParse(data);
   if (!parsed.success) return invalid(name);
   return [{ kind: "report", report: emergencyReport(parsed.data) }];
 }

@@ -710,7 +710,7 @@ function xfail(title, reason, fn) {
 function describeRouteFuzz(target, { generated = 10000, seed = Number(process.env.FUZZ_SEED) || 0x5eed, extra } = {}) {
   const helper = require("node-red-node-test-helper");
   const { initTestHelper } = require("../helpers/node-red-path");
-  const { doorEventSchema } = require("../../dist/nodes/core/door-event");
+  const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema");
   initTestHelper(helper);
   const SECRET = target.secret ?? "Fz9_-fuzzfuzzfuzzfuzzFZ0";
 

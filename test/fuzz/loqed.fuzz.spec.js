@@ -6,12 +6,13 @@
 // Seed: FUZZ_SEED=<n> reproduces a run.
 const assert = require("node:assert/strict");
 const fc = require("fast-check");
-const { webhookBodySchema, statusSchema } = require("../../dist/nodes/loqed/schemas");
+const { webhookBodySchema, statusSchema } = require("../../dist/nodes/loqed/schemas").loqedSchemas();
 const { classify, boltLockState, parseBolt, keySlot, batteryOf, gotoLockState, statusParts } = require("../../dist/nodes/loqed/normalize");
 const { verifyBridgeWebhook } = require("../../dist/nodes/loqed/receiver");
 const { webhookHash, decodeKey } = require("../../dist/nodes/loqed/crypto");
 const { LoqedConnection } = require("../../dist/nodes/loqed/connection");
-const { doorEventSchema, LOCK_STATES } = require("../../dist/nodes/core/door-event");
+const { LOCK_STATES } = require("../../dist/nodes/core/door-event");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema");
 const { describeRouteFuzz, bodyCase, hostileBodies, oddString, post, settled } = require("./fuzz-helpers");
 const { TARGETS, loqedValidBody, LOQED_BRIDGE_KEY, parseBody, synchronously } = require("./targets");
 

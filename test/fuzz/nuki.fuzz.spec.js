@@ -5,12 +5,13 @@
 // Seed: FUZZ_SEED=<n> (printed by fast-check on failure) reproduces a run.
 const assert = require("node:assert/strict");
 const fc = require("fast-check");
-const { callbackBodySchema } = require("../../dist/nodes/nuki/schemas");
+const { callbackBodySchema } = require("../../dist/nodes/nuki/schemas").bridgeSchemas();
 const { bridgeReport, lockState, doorState, deviceKind } = require("../../dist/nodes/nuki/normalize");
 const { nukiIdToHex, parseDeviceId } = require("../../dist/nodes/nuki/ids");
 const { NukiBridgeConnection } = require("../../dist/nodes/nuki/bridge-connection");
 const { StateTracker } = require("../../dist/nodes/core/state-tracker");
-const { doorEventSchema, LOCK_STATES, DOOR_STATES } = require("../../dist/nodes/core/door-event");
+const { LOCK_STATES, DOOR_STATES } = require("../../dist/nodes/core/door-event");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema");
 const { describeRouteFuzz, bodyCase, hostileBodies, jsonDepth, nested, post, settled } = require("./fuzz-helpers");
 const { TARGETS, nukiValidBody, MAX_SAFE_DEPTH } = require("./targets");
 

@@ -69,7 +69,7 @@ const { MAX_JSON_DEPTH: MAX_SAFE_DEPTH, jsonTooDeep } = require("../../dist/node
 
 /** The Nuki bridge route's oracle: the schema the route uses, and a mirror tracker fed the accepted bodies. */
 function nukiModel() {
-  const { callbackBodySchema } = require("../../dist/nodes/nuki/schemas");
+  const { callbackBodySchema } = require("../../dist/nodes/nuki/schemas").bridgeSchemas();
   const { bridgeReport } = require("../../dist/nodes/nuki/normalize");
   const { nukiIdToHex } = require("../../dist/nodes/nuki/ids");
   const { StateTracker } = require("../../dist/nodes/core/state-tracker");
@@ -269,7 +269,8 @@ const tedeeValidBody = fc
  * predict their tedee.settings.changed from its tracker at once.
  */
 function tedeeModel({ config } = {}) {
-  const { callbackEnvelopeSchema, eventDataSchemas, isBridgeEventName } = require("../../dist/nodes/tedee/schemas");
+  const { isBridgeEventName, tedeeSchemas } = require("../../dist/nodes/tedee/schemas");
+  const { callbackEnvelopeSchema, eventDataSchemas } = tedeeSchemas();
   const { TedeeConnection } = require("../../dist/nodes/tedee/connection");
   const { callbackHeaderValue, CALLBACK_HEADER } = require("../../dist/nodes/tedee/callback-auth");
   const { deviceIdOf } = require("../../dist/nodes/tedee/normalize");
@@ -452,7 +453,7 @@ function loqedTag(bytes, seq) {
  */
 function loqedModel(channel) {
   return ({ config } = {}) => {
-    const { webhookBodySchema } = require("../../dist/nodes/loqed/schemas");
+    const { webhookBodySchema } = require("../../dist/nodes/loqed/schemas").loqedSchemas();
     const { LoqedConnection } = require("../../dist/nodes/loqed/connection");
     const { webhookHash, decodeKey } = require("../../dist/nodes/loqed/crypto");
     const { StateTracker } = require("../../dist/nodes/core/state-tracker");
@@ -624,7 +625,7 @@ const unifiValidBody = fc
  * event belongs to an accepted body and validates, and that rejected ones emit nothing.
  */
 function unifiModel() {
-  const { webhookBodySchema } = require("../../dist/nodes/unifi-access/schemas");
+  const { webhookBodySchema } = require("../../dist/nodes/unifi-access/schemas").unifiSchemas();
   const parse = memo((bytes) => {
     const body = parseBody(bytes);
     return body.ok && webhookBodySchema.safeParse(body.json).success;

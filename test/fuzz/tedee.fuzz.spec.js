@@ -5,11 +5,13 @@
 // (c) the hand-written bad-input corpus in corpus/tedee/. Seed: FUZZ_SEED=<n> reproduces a run.
 const assert = require("node:assert/strict");
 const fc = require("fast-check");
-const { callbackEnvelopeSchema, eventDataSchemas, isBridgeEventName, lockDetailsSchema, cloudLockSchema } = require("../../dist/nodes/tedee/schemas");
+const { isBridgeEventName, tedeeSchemas } = require("../../dist/nodes/tedee/schemas");
+const { callbackEnvelopeSchema, eventDataSchemas, lockDetailsSchema, cloudLockSchema } = tedeeSchemas();
 const { tedeeState, doorState, batteryLevel, batteryCritical, lockDetailsReport, cloudLockReport, parseDeviceId } = require("../../dist/nodes/tedee/normalize");
 const { TedeeConnection } = require("../../dist/nodes/tedee/connection");
 const { callbackHeaderValue, hasCallbackHeader, CALLBACK_HEADER } = require("../../dist/nodes/tedee/callback-auth");
-const { doorEventSchema, LOCK_STATES, DOOR_STATES } = require("../../dist/nodes/core/door-event");
+const { LOCK_STATES, DOOR_STATES } = require("../../dist/nodes/core/door-event");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema");
 const { describeRouteFuzz, bodyCase, hostileBodies, oddString } = require("./fuzz-helpers");
 const { TARGETS, tedeeValidBody, parseBody, synchronously } = require("./targets");
 

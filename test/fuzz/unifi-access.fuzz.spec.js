@@ -7,7 +7,7 @@
 // that rejected bodies emit nothing. Seed: FUZZ_SEED=<n> reproduces a run.
 const assert = require("node:assert/strict");
 const fc = require("fast-check");
-const { webhookBodySchema } = require("../../dist/nodes/unifi-access/schemas");
+const { webhookBodySchema } = require("../../dist/nodes/unifi-access/schemas").unifiSchemas();
 const { normalizeWebhook } = require("../../dist/nodes/unifi-access/normalize");
 const { DoorIndex } = require("../../dist/nodes/unifi-access/door-index");
 const { verifySignature, computeSignature, parseSignatureHeader } = require("../../dist/nodes/unifi-access/signature");

@@ -10,7 +10,7 @@ const { TedeeBridgeSimulator, STATE } = require("../simulators/tedee-bridge");
 const { TedeeCloudSimulator } = require("../simulators/tedee-cloud");
 const tedeeNodes = require("../../dist/nodes/tedee.js");
 const { callbackHeaderValue, CALLBACK_HEADER } = require("../../dist/nodes/tedee/callback-auth.js");
-const { doorEventSchema } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 
 initTestHelper(helper);
 

@@ -2,7 +2,8 @@
 const assert = require("node:assert/strict");
 const fs = require("node:fs");
 const path = require("node:path");
-const { doorEventSchema, eventTopic, vendorTime, CORE_EVENTS } = require("../../dist/nodes/core/door-event.js");
+const { eventTopic, vendorTime, CORE_EVENTS } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 
 const sample = {
   event: "door.opened",

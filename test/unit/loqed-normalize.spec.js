@@ -3,9 +3,9 @@
 // string-typed numbers, key slots, actors, cloud fields; then the connection's intake (events, dedupe).
 const assert = require("node:assert/strict");
 const n = require("../../dist/nodes/loqed/normalize.js");
-const { webhookBodySchema, statusSchema } = require("../../dist/nodes/loqed/schemas.js");
+const { webhookBodySchema, statusSchema } = require("../../dist/nodes/loqed/schemas.js").loqedSchemas();
 const { LoqedConnection, canonicalJson } = require("../../dist/nodes/loqed/connection.js");
-const { doorEventSchema } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 const crypto = require("../../dist/nodes/loqed/crypto.js");
 
 const parse = (body) => webhookBodySchema.parse(body);

@@ -7,7 +7,7 @@ const { EventEmitter } = require("node:events");
 const { parseLockActionEvent, mqttActor } = require("../../dist/nodes/nuki/actors.js");
 const { NukiMqttConnection, commandError } = require("../../dist/nodes/nuki/mqtt-connection.js");
 const { NukiEventHub } = require("../../dist/nodes/nuki/event-hub.js");
-const { doorEventSchema } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 
 /** A transport a test can talk through: deliver() plays the broker, published records what the plugin sent. */
 class FakeTransport extends EventEmitter {

@@ -6,7 +6,7 @@ const { createHash } = require("node:crypto");
 const { hashedParams, encryptedParams, bridgeTimestamp, BridgeAuth } = require("../../dist/nodes/nuki/auth.js");
 const { nukiIdToHex, parseDeviceId, smartlockIdFor, deviceIdFromSmartlockId } = require("../../dist/nodes/nuki/ids.js");
 const { bridgeReport, lockState, doorState } = require("../../dist/nodes/nuki/normalize.js");
-const { callbackBodySchema, listSchema, infoSchema, callbackListSchema } = require("../../dist/nodes/nuki/schemas.js");
+const { callbackBodySchema, listSchema, infoSchema, callbackListSchema } = require("../../dist/nodes/nuki/schemas.js").bridgeSchemas();
 const { actionSpec } = require("../../dist/nodes/nuki/actions.js");
 const { StateTracker } = require("../../dist/nodes/core/state-tracker.js");
 

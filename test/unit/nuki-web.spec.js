@@ -7,9 +7,9 @@ const { smartlockIdFor, deviceIdFromSmartlockId, nukiIdToHex } = require("../../
 const { webStateReport, logMeaning, logSucceeded, deviceTypeOfSmartlockId } = require("../../dist/nodes/nuki/web-normalize.js");
 const { webLogActor, isDeniedAttempt } = require("../../dist/nodes/nuki/actors.js");
 const { actionSpec } = require("../../dist/nodes/nuki/actions.js");
-const { deviceStatusSchema, deviceLogsSchema, deviceAuthsSchema, smartlockLogSchema } = require("../../dist/nodes/nuki/web-schemas.js");
+const { deviceStatusSchema, deviceLogsSchema, deviceAuthsSchema, smartlockLogSchema } = require("../../dist/nodes/nuki/web-schemas.js").webSchemas();
 const { sealWebhook, openWebhook } = require("../../dist/nodes/nuki/webhook-store.js");
-const { doorEventSchema } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 const { NukiEventHub } = require("../../dist/nodes/nuki/event-hub.js");
 
 const SECRET = "webhookgeheim";

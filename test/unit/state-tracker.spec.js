@@ -1,7 +1,7 @@
 "use strict";
 const assert = require("node:assert/strict");
 const { StateTracker, lockEventName } = require("../../dist/nodes/core/state-tracker.js");
-const { doorEventSchema } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 
 const lock = { id: "3E63C84D", name: "Front door", type: "lock" };
 const ctx = (extra = {}) => ({ channel: "bridge", raw: { r: 1 }, receivedAt: Date.parse("2026-12-02T10:00:00Z"), ...extra });

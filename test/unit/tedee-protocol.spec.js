@@ -3,13 +3,14 @@
 const assert = require("node:assert/strict");
 const { encryptedApiKey, BridgeAuth, isAuthMode } = require("../../dist/nodes/tedee/auth.js");
 const { tedeeState, doorState, batteryLevel, batteryCritical, lockDetailsReport, cloudLockReport, parseDeviceId } = require("../../dist/nodes/tedee/normalize.js");
-const schemas = require("../../dist/nodes/tedee/schemas.js");
+const { isBridgeEventName, tedeeSchemas } = require("../../dist/nodes/tedee/schemas.js");
+const schemas = tedeeSchemas();
 const { actionSpec } = require("../../dist/nodes/tedee/actions.js");
 const { activityMeaning, activityTime, activityActor } = require("../../dist/nodes/tedee/activity.js");
 const { cloudBaseUrl } = require("../../dist/nodes/tedee/cloud-client.js");
 const { callbackHeaderValue, hasCallbackHeader, CALLBACK_HEADER } = require("../../dist/nodes/tedee/callback-auth.js");
 const { StateTracker } = require("../../dist/nodes/core/state-tracker.js");
-const { doorEventSchema } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 
 describe("tedee/auth", () => {
   it("matches Tedee's worked example and the computed vector", () => {
@@ -126,7 +127,7 @@ describe("tedee/schemas", () => {
   it("accepts every documented callback payload", () => {
     for (const text of vectors) {
       const envelope = schemas.callbackEnvelopeSchema.parse(JSON.parse(text));
-      assert.ok(schemas.isBridgeEventName(envelope.event), envelope.event);
+      assert.ok(isBridgeEventName(envelope.event), envelope.event);
       const data = schemas.eventDataSchemas[envelope.event].parse(envelope.data);
       if ("deviceId" in data) assert.equal(data.deviceId, 33819);
     }

@@ -8,7 +8,7 @@ const { errorCodeFor } = require("../../dist/nodes/unifi-access/client.js");
 const { DoorIndex } = require("../../dist/nodes/unifi-access/door-index.js");
 const n = require("../../dist/nodes/unifi-access/normalize.js");
 const { UnifiAccessConnection } = require("../../dist/nodes/unifi-access/connection.js");
-const { doorEventSchema } = require("../../dist/nodes/core/door-event.js");
+const { doorEventSchema } = require("../../dist/nodes/core/door-event-schema.js");
 
 const SECRET = "6601f1243d2ff70f";
 const BODY = '{"event":"access.device.dps_status","event_object_id":"229899f2-ba52-461a-a3af-e011fb5078d1","data":{"object":{"event_type":"dps_change","status":"close"}}}';

@@ -10,10 +10,11 @@ import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored } fro
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import type { DoorEvent } from "./core/door-event";
 import { type ActionOutcome, type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
-import { deliverDoorEvent } from "./glue/listener-output";
+import { inboundRoutes } from "./glue/inbound-routes";
+import { closeListenerOutput, deliverDoorEvent, setListenerStatus } from "./glue/listener-output";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
-import { RouteRegistry, routePath } from "./core/route-registry";
+import { routePath } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
 import { DEFAULT_CLOUD_URL } from "./loqed/cloud-client";
 import { type LoqedStatus, LoqedConnection } from "./loqed/connection";
@@ -129,7 +130,7 @@ export = function (RED: NodeAPI): void {
     connection.on("event", (event: DoorEvent) => users.forEach((user) => user.onEvent?.(event)));
 
     if (routesAvailable) {
-      const registry = RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: nodeRoot });
+      const registry = inboundRoutes(RED, VENDOR);
       // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
       const onError = (err: unknown): void => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`);
       if (connection.hasBridgeChannel) {
@@ -272,7 +273,7 @@ export = function (RED: NodeAPI): void {
     const connection = config.connection;
     const hold = new NamedActorHold(actorWait, send, (event) => connection.expectsName(event));
     const user: LoqedUser = {
-      onStatus: (value) => node.status(listenerStatus(value)),
+      onStatus: (value) => setListenerStatus(node, listenerStatus(value)),
       onEvent: (event) => {
         if (matches(filter, event)) hold.push(event);
       },
@@ -285,6 +286,7 @@ export = function (RED: NodeAPI): void {
       // Redeployed: what is held goes out now rather than being lost; removed: dropped with the node.
       if (removed) hold.clear();
       else hold.flush();
+      closeListenerOutput(node);
       done();
     });
   }

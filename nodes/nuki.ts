@@ -14,10 +14,11 @@ import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./cor
 import type { DoorEvent } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
-import { RouteRegistry, routePath } from "./core/route-registry";
+import { type RouteRegistry, routePath } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
 import { type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
-import { deliverDoorEvent } from "./glue/listener-output";
+import { inboundRoutes } from "./glue/inbound-routes";
+import { closeListenerOutput, deliverDoorEvent, setListenerStatus } from "./glue/listener-output";
 import { type AuthMode, isAuthMode } from "./nuki/auth";
 import type { NukiBridgeClient } from "./nuki/bridge-client";
 import { type ActionResult, type BridgeStatus, NukiBridgeConnection } from "./nuki/bridge-connection";
@@ -130,7 +131,7 @@ export = function (RED: NodeAPI): void {
     const unregisterRoutes: Array<() => void> = [];
     let registry: RouteRegistry | null = null;
     const route = (channel: string, handler: Parameters<RouteRegistry["register"]>[2]): void => {
-      registry ??= RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: root });
+      registry ??= inboundRoutes(RED, VENDOR);
       // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
       const onError = (err: unknown): void => node.warn(`callback handling failed: ${toSmartlockError(err).message}`);
       unregisterRoutes.push(registry.register(secret, channel, handler, { onError }));
@@ -460,7 +461,7 @@ export = function (RED: NodeAPI): void {
     // actorWait 0: events at once and a follow-up (update: true) when the actor comes; > 0: held, sent once.
     const hold = new ActorHold(actorWait, (event) => deliverDoorEvent(node, event), (event) => config.expectsActor(event));
     const user: NukiUser = {
-      onStatus: (value) => node.status(listenerStatus(value)),
+      onStatus: (value) => setListenerStatus(node, listenerStatus(value)),
       onEvent: (event) => {
         if (matches(filter, event)) hold.push(event);
       },
@@ -472,6 +473,7 @@ export = function (RED: NodeAPI): void {
       config.unsubscribe(user, removed);
       if (removed) hold.clear();
       else hold.flush();
+      closeListenerOutput(node);
       done();
     });
   }

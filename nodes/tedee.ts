@@ -11,10 +11,10 @@ import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored, type
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import type { DoorEvent } from "./core/door-event";
 import { type ActionOutcome, type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
-import { deliverDoorEvent } from "./glue/listener-output";
+import { inboundRoutes } from "./glue/inbound-routes";
+import { closeListenerOutput, deliverDoorEvent, setListenerStatus } from "./glue/listener-output";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
-import { RouteRegistry } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
 import { type AuthMode, isAuthMode } from "./tedee/auth";
 import type { TedeeBridgeClient } from "./tedee/bridge-client";
@@ -168,7 +168,7 @@ export = function (RED: NodeAPI): void {
       connection.on("status", (value: ConnectionStatus) => users.forEach((user) => user.onStatus(value)));
       connection.on("event", (event: DoorEvent) => users.forEach((user) => user.onEvent?.(event)));
       if (hasBridge && routesAvailable) {
-        const registry = RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/" });
+        const registry = inboundRoutes(RED, VENDOR);
         // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
         const onError = (err: unknown): void => node.warn(`callback handling failed: ${toSmartlockError(err).message}`);
         unregisterRoute = registry.register(secret, CHANNEL_BRIDGE, (request) => {
@@ -249,7 +249,7 @@ export = function (RED: NodeAPI): void {
     // up to that long while a cloud key can still name the actor, and each is sent once with it.
     const hold = new ActorHold(actorWait, send, (event) => connection.expectsActor(event));
     const user: TedeeUser = {
-      onStatus: (value) => node.status(listenerStatus(value)),
+      onStatus: (value) => setListenerStatus(node, listenerStatus(value)),
       onEvent: (event) => {
         if (matches(filter, event)) hold.push(event);
       },
@@ -262,6 +262,7 @@ export = function (RED: NodeAPI): void {
       // Removed: nobody wants what is held. Redeployed or stopping: send it rather than lose it silently.
       if (removed) hold.clear();
       else hold.flush();
+      closeListenerOutput(node);
       done();
     });
   }

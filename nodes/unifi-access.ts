@@ -11,10 +11,10 @@ import { type AdminApp, type NeedsPermission, adminEndpoint, typedOrStored, type
 import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./core/callback-url";
 import type { DoorEvent } from "./core/door-event";
 import { type ActionOutcome, ActionRunner } from "./glue/action-node";
-import { deliverDoorEvent } from "./glue/listener-output";
+import { inboundRoutes } from "./glue/inbound-routes";
+import { closeListenerOutput, deliverDoorEvent, setListenerStatus } from "./glue/listener-output";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
-import { RouteRegistry } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
 import { needsDoor, parseMinutes } from "./unifi-access/actions";
 import { type ConnectionStatus, type UnifiEvent, UnifiAccessConnection } from "./unifi-access/connection";
@@ -158,7 +158,7 @@ export = function (RED: NodeAPI): void {
       connection.on("status", (value: ConnectionStatus) => users.forEach((user) => user.onStatus(value)));
       connection.on("event", (event: UnifiEvent) => users.forEach((user) => user.onEvent?.(event)));
       if (webhooks && routesAvailable) {
-        const registry = RouteRegistry.for(RED.httpNode, VENDOR, { httpNodeRoot: typeof httpNodeRoot === "string" ? httpNodeRoot : "/" });
+        const registry = inboundRoutes(RED, VENDOR);
         // Per registration, so a failure is reported by the config node that owns the route (not the first one ever made).
         const onError = (err: unknown): void => node.warn(`webhook handling failed: ${toSmartlockError(err).message}`);
         unregisterRoute = registry.register(secret, CHANNEL_WEBHOOK, (request) => {
@@ -243,7 +243,7 @@ export = function (RED: NodeAPI): void {
     // unlocks are held up to actorWait ms and sent once, with the actor when it came in time.
     const hold = new ActorHold(actorWait, (event) => send(event as UnifiEvent), (event) => config.expectsActor(event));
     const user: UnifiUser = {
-      onStatus: (value) => node.status(connectionStatus(value, RED._("unifi-access.status.listening"))),
+      onStatus: (value) => setListenerStatus(node, connectionStatus(value, RED._("unifi-access.status.listening"))),
       onEvent: (event) => {
         if (!matches(filter, event)) return;
         if (actorWait > 0 && event.update && event.detail) followUpDetail.set(event.id, event.detail);
@@ -268,6 +268,7 @@ export = function (RED: NodeAPI): void {
       // Redeploy: what is held goes out now rather than never; removed: nothing more leaves this node.
       if (removed) hold.clear();
       else hold.flush();
+      closeListenerOutput(node);
       done();
     });
   }

@@ -7,8 +7,9 @@
  * only swap handlers in a table and never stack up middleware. Vendors sign the raw body (Nuki, LOQED), so the
  * bytes are captured before any body parser; see installRootCapture for why that needs the root app.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import * as crypto from "node:crypto";
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import { WalkDecision, stackOf } from "./express-walk";
 import { jsonTooDeep } from "./json-depth";
 
 export interface InboundRequest {
@@ -46,6 +47,19 @@ export interface RouteRegistryOptions {
   readTimeoutMs?: number;
   /** Fallback for handler failures of registrations without their own onError. */
   onError?: InboundErrorListener;
+  /**
+   * Apps mounted on the root app that callbacks may pass by when they are answered directly (see
+   * `directDispatch`): Node-RED's httpAdmin, whose editor and admin API have no callback routes, so its CORS
+   * headers, body parsers and middleware do nothing useful for a device. Used when the registry is created.
+   */
+  bypassApps?: readonly HttpApp[];
+  /**
+   * Answer a callback right where the root capture read its body, without express's walk through the root app,
+   * the bypassable apps and this app, whenever that walk provably ends at this registry with nothing acting on the
+   * request before it (express-walk.ts). Default true; false always takes express's way. Used when the registry is
+   * created.
+   */
+  directDispatch?: boolean;
 }
 
 export interface RegisterOptions {
@@ -54,10 +68,6 @@ export interface RegisterOptions {
 
 type Next = (error?: unknown) => void;
 type Middleware = (req: IncomingMessage, res: ServerResponse, next: Next) => void;
-
-interface RouterLike {
-  stack: Array<{ handle?: unknown }>;
-}
 
 /**
  * The parts of an express application used here. Method syntax keeps it assignable from express's overloaded
@@ -72,6 +82,7 @@ export interface HttpApp {
   _router?: unknown;
   /** express 5 */
   router?: unknown;
+  enabled?(setting: string): boolean;
 }
 
 /** What the raw-capture middleware leaves on the request for the registry. */
@@ -88,6 +99,8 @@ type BodyResult = { kind: "ok"; body: Buffer } | { kind: BodyProblem };
 interface Registration {
   handler: InboundHandler;
   onError: InboundErrorListener | undefined;
+  /** Whether this route's callbacks may be answered from the root capture (made on first use). */
+  walk?: WalkDecision;
 }
 
 interface SecretEntry {
@@ -100,6 +113,17 @@ export const DEFAULT_READ_TIMEOUT_MS = 10_000;
 const VENDOR_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 
 const registries = new WeakMap<object, Map<string, RouteRegistry>>();
+/** Every registry's root capture, so the walk analysis can tell them from other root middleware. */
+const captureHandles = new WeakSet<object>();
+const isCaptureHandle = (handle: unknown): boolean => typeof handle === "function" && captureHandles.has(handle);
+
+/** How the answered callbacks were routed (for tests and the benchmark). */
+export interface RouteRegistryStats {
+  /** Answered from the root capture, without express's walk. */
+  direct: number;
+  /** Reached the registry's middleware through express. */
+  walked: number;
+}
 
 export class RouteRegistry {
   readonly vendor: string;
@@ -109,10 +133,14 @@ export class RouteRegistry {
   private readonly app: HttpApp;
   private readonly httpNodeRoot: string | undefined;
   private readonly onError: InboundErrorListener | undefined;
+  private readonly bypassApps: readonly HttpApp[];
+  private readonly directDispatch: boolean;
   private readonly secrets = new Map<string, SecretEntry>();
   private readonly capturedRoots = new WeakSet<object>();
   /** Lower-cased `{httpNodeRoot}smartlocks/{vendor}/` as seen by the root app; set when the capture is installed. */
   private capturePrefix = "";
+  private captureRoot: HttpApp | undefined;
+  readonly stats: RouteRegistryStats = { direct: 0, walked: 0 };
 
   /** The registry of `vendor` on `app`, created (with its middleware) on first use. */
   static for(app: HttpApp, vendor: string, options: RouteRegistryOptions = {}): RouteRegistry {
@@ -137,6 +165,9 @@ export class RouteRegistry {
     this.readTimeoutMs = options.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS;
     this.httpNodeRoot = options.httpNodeRoot;
     this.onError = options.onError;
+    this.bypassApps = options.bypassApps ?? [];
+    this.directDispatch = options.directDispatch ?? true;
+    captureHandles.add(this.capture);
     app.use(`/smartlocks/${vendor}`, this.middleware);
     this.installRootCapture();
     // The app may be mounted after the registry was created (embedding apps); capture from then on.
@@ -175,23 +206,31 @@ export class RouteRegistry {
   }
 
   private readonly middleware: Middleware = (req, res) => {
-    this.handle(req as CapturedRequest, res).catch((error: unknown) => {
-      // handle() only throws on a programming error; still never leave the device hanging or crash Node-RED
-      this.onError?.(error, { vendor: this.vendor, channel: "" });
-      if (!res.headersSent) send(res, 500, "Internal Server Error");
-    });
-  };
-
-  private async handle(req: CapturedRequest, res: ServerResponse): Promise<void> {
-    const receivedAt = Date.now();
     const route = parseRoute(req.url ?? "");
-    const entry = route === undefined ? undefined : this.lookup(route.secret);
-    const registration = route === undefined ? undefined : entry?.channels.get(route.channel);
+    const registration = route === undefined ? undefined : this.find(route);
     // One answer for a wrong secret and a wrong channel, so probing reveals nothing.
     if (route === undefined || registration === undefined) {
       send(res, 404, "Not Found");
       return;
     }
+    this.stats.walked += 1;
+    this.respond(req as CapturedRequest, res, route, registration);
+  };
+
+  private find(route: Route): Registration | undefined {
+    return this.lookup(route.secret)?.channels.get(route.channel);
+  }
+
+  private respond(req: CapturedRequest, res: ServerResponse, route: Route, registration: Registration): void {
+    this.handle(req, res, route, registration).catch((error: unknown) => {
+      // handle() only throws on a programming error; still never leave the device hanging or crash Node-RED
+      this.onError?.(error, { vendor: this.vendor, channel: "" });
+      if (!res.headersSent) send(res, 500, "Internal Server Error");
+    });
+  }
+
+  private async handle(req: CapturedRequest, res: ServerResponse, route: Route, registration: Registration): Promise<void> {
+    const receivedAt = Date.now();
     if (req.method !== "POST") {
       res.setHeader("Allow", "POST");
       send(res, 405, "Method Not Allowed");
@@ -249,7 +288,7 @@ export class RouteRegistry {
     const candidate = digest(secret);
     let found: SecretEntry | undefined;
     for (const entry of this.secrets.values()) {
-      if (timingSafeEqual(candidate, entry.digest)) found = entry;
+      if (crypto.timingSafeEqual(candidate, entry.digest)) found = entry;
     }
     return found;
   }
@@ -265,17 +304,42 @@ export class RouteRegistry {
     const httpNodeRoot = this.httpNodeRoot ?? mountPrefix(this.app) ?? "/";
     this.capturePrefix = `${normaliseRoot(httpNodeRoot)}smartlocks/${this.vendor}/`.toLowerCase();
     root.use(this.capture);
-    const stack = routerStack(root);
+    const stack = stackOf(root);
     const index = stack?.findIndex((layer) => layer.handle === this.capture) ?? -1;
     if (stack !== undefined && index > 0) stack.unshift(...stack.splice(index, 1));
     this.capturedRoots.add(root);
+    this.captureRoot = root;
   }
 
-  private readonly capture: Middleware = (req, _res, next) => {
+  /**
+   * Answers a captured callback for a registered route at once when express's walk would end at this registry
+   * anyway (express-walk.ts); false leaves the request to express.
+   */
+  private dispatch(req: CapturedRequest, res: ServerResponse, pathname: string): boolean {
+    const root = this.captureRoot;
+    if (!this.directDispatch || root === undefined) return false;
+    const url = req.url ?? "";
+    // The capture prefix ends with "/", which starts the registry-relative path "/{secret}/{channel}".
+    const route = parseRoute(url.slice(this.capturePrefix.length - 1));
+    const registration = route === undefined ? undefined : this.find(route);
+    if (route === undefined || registration === undefined) return false;
+    if (registration.walk?.root !== root) registration.walk = new WalkDecision({ root, app: this.app, registryHandle: this.middleware, bypass: this.bypassApps, isKnownCapture: isCaptureHandle });
+    const passed = registration.walk.appsPassed(pathname);
+    if (passed === undefined) return false;
+    // What express's expressInit would have added in the apps on the way (Node-RED turns it off by default).
+    if (passed.some((app) => app.enabled?.("x-powered-by") === true)) res.setHeader("X-Powered-By", "Express");
+    this.stats.direct += 1;
+    this.respond(req, res, route, registration);
+    return true;
+  }
+
+  private readonly capture: Middleware = (req, res, next) => {
     const captured = req as CapturedRequest;
-    const pathname = (req.url ?? "").split("?")[0]!.toLowerCase();
+    const url = req.url ?? "";
+    const query = url.indexOf("?");
+    const pathname = query === -1 ? url : url.slice(0, query);
     // express routes case-insensitively, so the prefix is compared the same way
-    if (req.method !== "POST" || !pathname.startsWith(this.capturePrefix) || captured._body === true) {
+    if (req.method !== "POST" || !pathname.toLowerCase().startsWith(this.capturePrefix) || captured._body === true) {
       next();
       return;
     }
@@ -283,7 +347,13 @@ export class RouteRegistry {
       if (result.kind === "ok") captured.smartlocksRawBody = result.body;
       else captured.smartlocksBodyProblem = result.kind;
       captured._body = true;
-      next();
+      let answered = false;
+      try {
+        answered = this.dispatch(captured, res, pathname);
+      } catch {
+        // never expected; express's way still answers the request
+      }
+      if (!answered) next();
     }, next);
   };
 }
@@ -335,7 +405,8 @@ export function readRawBody(req: IncomingMessage, maxBytes: number, timeoutMs = 
       }
       chunks.push(chunk);
     };
-    const onEnd = (): void => finish({ kind: "ok", body: Buffer.concat(chunks, total) });
+    // A callback usually arrives in one chunk, which is then passed on as is (the http parser never reuses it).
+    const onEnd = (): void => finish({ kind: "ok", body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) });
     const onFailure = (): void => finish({ kind: "failed" });
     req.on("data", onData);
     req.on("end", onEnd);
@@ -344,7 +415,12 @@ export function readRawBody(req: IncomingMessage, maxBytes: number, timeoutMs = 
   });
 }
 
-function parseRoute(url: string): { secret: string; channel: string } | undefined {
+interface Route {
+  secret: string;
+  channel: string;
+}
+
+function parseRoute(url: string): Route | undefined {
   const pathname = url.split("?")[0]!.replace(/\/$/, "");
   const segments = pathname.split("/");
   if (segments.length !== 3 || segments[0] !== "") return undefined;
@@ -361,8 +437,11 @@ function parseRoute(url: string): { secret: string; channel: string } | undefine
   return { secret, channel };
 }
 
+/** One-shot SHA-256 (crypto.hash, Node 20.12+/21.7+) where available: same digest, no Hash object per request. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: "buffer") => Buffer }).hash;
+
 function digest(value: string): Buffer {
-  return createHash("sha256").update(value, "utf8").digest();
+  return oneShotHash ? oneShotHash("sha256", value, "buffer") : crypto.createHash("sha256").update(value, "utf8").digest();
 }
 
 function isValidResult(value: unknown): value is InboundResult {
@@ -404,17 +483,6 @@ function mountPrefix(app: HttpApp): string | undefined {
   return parts.join("/");
 }
 
-function routerStack(app: HttpApp): RouterLike["stack"] | undefined {
-  // express 4 keeps the router in _router and throws from its deprecated `router` getter; express 5 has `router`
-  let router: unknown;
-  try {
-    router = app._router ?? app.router;
-  } catch {
-    return undefined;
-  }
-  const stack = (router as Partial<RouterLike> | undefined)?.stack;
-  return Array.isArray(stack) ? stack : undefined;
-}
 
 function isApp(value: unknown): value is HttpApp {
   return typeof value === "function" || (typeof value === "object" && value !== null && "use" in value);

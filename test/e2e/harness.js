@@ -105,7 +105,11 @@ function formatRoot(root) {
   return r;
 }
 
-function writeSettings(userDir, { port, httpAdminRoot, httpNodeRoot, settings }) {
+/**
+ * `settingsSource` is JavaScript for an object merged into the settings last, for settings JSON cannot carry
+ * (functions such as httpAdminMiddleware).
+ */
+function writeSettings(userDir, { port, httpAdminRoot, httpNodeRoot, settings, settingsSource }) {
   const file = path.join(userDir, "settings.js");
   const all = {
     uiHost: "127.0.0.1",
@@ -121,28 +125,29 @@ function writeSettings(userDir, { port, httpAdminRoot, httpNodeRoot, settings })
     logging: { console: { level: "info", metrics: false, audit: false } },
     ...settings,
   };
-  fs.writeFileSync(file, `module.exports = ${JSON.stringify(all, null, 2)};\n`);
+  const extra = settingsSource ? `Object.assign(module.exports, ${settingsSource});\n` : "";
+  fs.writeFileSync(file, `module.exports = ${JSON.stringify(all, null, 2)};\n${extra}`);
   return file;
 }
 
 const tail = (lines) => lines.slice(-60).join("\n");
 
-async function startNodeRed({ userDir, httpNodeRoot = "/", httpAdminRoot = "/", port, env, settings = {}, readyTimeoutMs = 60000 }) {
+async function startNodeRed({ userDir, httpNodeRoot = "/", httpAdminRoot = "/", port, env, settings = {}, settingsSource, readyTimeoutMs = 60000 }) {
   // A probed free port can be taken before Node-RED binds it; only then (not for a caller's port) retry.
   for (let attempt = 1; ; attempt++) {
     const chosen = port ?? (await freePort());
     try {
-      return await startOnce({ userDir, httpNodeRoot, httpAdminRoot, port: chosen, env, settings, readyTimeoutMs });
+      return await startOnce({ userDir, httpNodeRoot, httpAdminRoot, port: chosen, env, settings, settingsSource, readyTimeoutMs });
     } catch (err) {
       if (port !== undefined || attempt >= 3 || !/EADDRINUSE|port in use|Unable to listen/i.test(err.message)) throw err;
     }
   }
 }
 
-async function startOnce({ userDir, httpNodeRoot, httpAdminRoot, port, env, settings, readyTimeoutMs }) {
+async function startOnce({ userDir, httpNodeRoot, httpAdminRoot, port, env, settings, settingsSource, readyTimeoutMs }) {
   const adminRoot = formatRoot(httpAdminRoot);
   const nodeRoot = formatRoot(httpNodeRoot);
-  const settingsFile = writeSettings(userDir, { port, httpAdminRoot: adminRoot, httpNodeRoot: nodeRoot, settings });
+  const settingsFile = writeSettings(userDir, { port, httpAdminRoot: adminRoot, httpNodeRoot: nodeRoot, settings, settingsSource });
   const child = spawn(process.execPath, [path.join(nodeRedDir, "red.js"), "--settings", settingsFile, "--userDir", userDir], {
     cwd: userDir,
     env: { ...process.env, ...env },

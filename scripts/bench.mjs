@@ -14,9 +14,11 @@
 //   BENCH_SMOKE=1          a tiny load (for test/e2e/bench-smoke.spec.js); figures are meaningless
 //   BENCH_ONLY=a,b         run only some of: ingest, fixed, memory, unifi, admin, startup
 //   BENCH_RECEIVERS=nuki   load only some of the receivers nuki, user, plain (e.g. to profile one)
-//   BENCH_PROFILE=1        CPU-profile Node-RED during the ingest, fixed-rate and UniFi runs (BENCH_PROFILE_DIR)
+//   BENCH_PROFILE=1        CPU-profile Node-RED during the ingest, fixed-rate and UniFi runs (BENCH_PROFILE_DIR);
+//   BENCH_PROFILE=heap     the same windows with a sampling allocation profile instead
 //   BENCH_ADMIN_ROOT=/x    httpAdminRoot of the main Node-RED (default "/", Node-RED's default)
-//   BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_EVENTS, BENCH_STARTS  override the load
+//   BENCH_DURATION, BENCH_ROUNDS, BENCH_CONNECTIONS, BENCH_RATE, BENCH_RATE_ROUNDS, BENCH_EVENTS, BENCH_STARTS
+//                          override the load
 import { execFileSync, fork } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -38,9 +40,11 @@ const { DevicePool, EVENTS_PER_REQUEST } = await import("../bench/lib/payloads.m
 const { hammer, paced } = await import("../bench/lib/load.mjs");
 const { benchFlows, USER_PATH } = await import("../bench/lib/flows.mjs");
 const { timeStart } = await import("../bench/lib/startup.mjs");
-const { median, medianRun } = await import("../bench/lib/stats.mjs");
+const { median, medianRun, medianBy, percentile } = await import("../bench/lib/stats.mjs");
+const { tailAttribution, stealMs } = await import("../bench/lib/tail.mjs");
 const { consoleTable, markdown } = await import("../bench/lib/report.mjs");
 const { summarise, formatSummary } = await import("../bench/lib/cpuprofile-top.mjs");
+const { summariseHeap, formatHeapSummary } = await import("../bench/lib/heapprofile-top.mjs");
 const unifiBench = await import("../bench/lib/unifi.mjs");
 
 const harness = require("../test/e2e/harness.js");
@@ -60,7 +64,10 @@ const cfg = {
   roundSeconds: num("BENCH_DURATION", SMOKE ? 0 : 8),
   roundRequests: 300,
   rate: num("BENCH_RATE", SMOKE ? 200 : 1000),
-  rateSeconds: SMOKE ? 1 : 20,
+  rateSeconds: SMOKE ? 1 : 15,
+  rateRounds: num("BENCH_RATE_ROUNDS", SMOKE ? 1 : 5),
+  // answers slower than this count as slow in the tail attribution (target 7)
+  slowMs: 5,
   // a device's next body is sent this long after its previous one at the fixed rate (requests may overtake)
   ratePoolSeconds: SMOKE ? 0.5 : 1.5,
   memEvents: num("BENCH_EVENTS", SMOKE ? 2000 : 1_000_000),
@@ -72,7 +79,7 @@ const cfg = {
 };
 const ONLY = new Set((env.BENCH_ONLY ?? "ingest,fixed,memory,unifi,admin,startup").split(",").map((s) => s.trim()).filter(Boolean));
 const RECEIVERS = (env.BENCH_RECEIVERS ?? "nuki,user,plain").split(",").map((s) => s.trim()).filter((s) => ["nuki", "user", "plain"].includes(s));
-const PROFILE = env.BENCH_PROFILE === "1";
+const PROFILE = env.BENCH_PROFILE === "1" || env.BENCH_PROFILE === "cpu" ? "cpu" : env.BENCH_PROFILE === "heap" ? "heap" : null;
 // Node-RED's default mounts the editor/admin app on "/" too, so every node route also walks the admin app.
 const ADMIN_ROOT = env.BENCH_ADMIN_ROOT || "/";
 const resultsFile = path.resolve(env.BENCH_RESULTS || path.join(root, "bench", "RESULTS.md"));
@@ -85,6 +92,9 @@ const log = (...args) => console.log(`[bench ${((performance.now() - t0) / 1000)
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const fmt = (v, d = 2) => (Number.isFinite(v) ? v.toFixed(d) : "n/a");
 
+// requests answered by a Node-RED so far (the profiles give allocations per request)
+let answeredByNodeRed = 0;
+let plainPid = -1;
 const results = { smoke: SMOKE, date: new Date().toISOString(), problems: [], machine: machineInfo(), params: {} };
 const cleanups = [];
 
@@ -111,6 +121,7 @@ async function run() {
   const tgz = await harness.packPackage();
 
   const plain = await startPlainServer();
+  plainPid = plain.pid;
   cleanups.push(plain.stop);
 
   const unifi = ONLY.has("unifi")
@@ -172,7 +183,7 @@ function describeParams() {
   p.round = SMOKE ? `${cfg.roundRequests} requests` : `about ${cfg.roundSeconds} s (a fixed number of requests: the receiver's last req/s × ${cfg.roundSeconds})`;
   p.rounds = cfg.rounds;
   const ratePool = Math.round(cfg.rate * cfg.ratePoolSeconds);
-  p.fixed = `${cfg.rate} req/s for ${cfg.rateSeconds} s per receiver (${cfg.rate * cfg.rateSeconds} requests), bodies rotating over ${ratePool} devices (each device every ${cfg.ratePoolSeconds} s), after one unmeasured pass over all of them`;
+  p.fixed = `${cfg.rateRounds} round(s), each on a collected Node-RED heap (see ingest), of ${cfg.rate} req/s for ${cfg.rateSeconds} s per receiver (${cfg.rate * cfg.rateSeconds} requests each), interleaved (1, 2, 3, 1, 2, 3, …), bodies rotating over ${ratePool} devices (each device every ${cfg.ratePoolSeconds} s), after one unmeasured pass over all of them; the table shows the round with the median p99 and the p99 over the answers of all rounds together`;
   p.memory = `${cfg.memWarmupEvents} warm-up events, then ${cfg.memEvents} events (callbacks that flip six aspects at once: lock, door, battery critical, charging, level, keypad battery → 6 events per request, over ${cfg.connections * cfg.devicesPerConnection} devices); RSS from /proc/<pid>/status VmRSS after forcing GC twice (Node-RED started with --expose-gc, gc() called from a function node) and a 1 s pause`;
   p.startup = `median of ${cfg.starts} starts each, alternating (with, without, without, with, …), from spawn of red.js to GET /settings answering 200 and the "Started flows" log line (polled every 5 ms), empty flows, after one unmeasured start per userDir; "with" = the packed package installed in userDir/node_modules (with its dependencies), "without" = an empty userDir`;
   p.admin = `a second Node-RED (fresh userDir) with httpAdminRoot "/admin": ${cfg.adminRounds} round(s) of receivers 1 and 2 after the same warm-up, and 7 for receiver 1`;
@@ -190,7 +201,7 @@ async function startBenchNodeRed({ tgz, httpAdminRoot, profileDir, plain, idBase
   const preload = path.join(root, "bench", "lib", "profiler-preload.cjs");
   const nodeOptions = ["--expose-gc", ...(profileDir ? [`--require=${JSON.stringify(preload)}`] : [])].join(" ");
   log(`starting Node-RED (httpAdminRoot ${JSON.stringify(httpAdminRoot)}, NODE_OPTIONS=${nodeOptions})`);
-  const red = await harness.startNodeRed({ userDir, httpAdminRoot, env: { NODE_OPTIONS: nodeOptions, ...(profileDir ? { SMARTLOCKS_PROFILE_DIR: profileDir } : {}) } });
+  const red = await harness.startNodeRed({ userDir, httpAdminRoot, env: { NODE_OPTIONS: nodeOptions, ...(profileDir ? { SMARTLOCKS_PROFILE_DIR: profileDir, SMARTLOCKS_PROFILE_KIND: PROFILE } : {}) } });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -208,8 +219,9 @@ async function startBenchNodeRed({ tgz, httpAdminRoot, profileDir, plain, idBase
   const reset = async () => (await fetch(`${red.nodeUrl}bench/reset`, { method: "POST" })).arrayBuffer();
   const devices = cfg.connections * cfg.devicesPerConnection;
   const ratePool = Math.round(cfg.rate * cfg.ratePoolSeconds);
-  const receiver = (label, url, count, pid, reset, base) => ({
+  const receiver = (label, url, count, pid, reset, base, memUrl) => ({
     label,
+    memUrl,
     url,
     count,
     pid,
@@ -217,35 +229,44 @@ async function startBenchNodeRed({ tgz, httpAdminRoot, profileDir, plain, idBase
     pool: new DevicePool(base, devices),
     ratePool: new DevicePool(base + 0x01000000, ratePool),
   });
+  const memUrl = `${red.nodeUrl}bench/mem`;
   const receivers = {
-    nuki: receiver("1 nuki-events route", `${red.nodeUrl}smartlocks/nuki/${SECRET}/bridge`, async () => (await counts()).nuki, red.process.pid, reset, idBase),
-    user: receiver("2 http in → function", `${red.nodeUrl}${USER_PATH.slice(1)}`, async () => (await counts()).user, red.process.pid, reset, idBase + 0x02000000),
+    nuki: receiver("1 nuki-events route", `${red.nodeUrl}smartlocks/nuki/${SECRET}/bridge`, async () => (await counts()).nuki, red.process.pid, reset, idBase, memUrl),
+    user: receiver("2 http in → function", `${red.nodeUrl}${USER_PATH.slice(1)}`, async () => (await counts()).user, red.process.pid, reset, idBase + 0x02000000, memUrl),
     // the plain server keeps its devices' state across Node-RED instances: its pools are made once
     plain: (plain.receiver ??= receiver("3 plain Node http", `${plain.url}/callback`, plain.count, plain.pid, plain.reset, 0x7a000000)),
   };
-  return { red, sim, deploy, counts, reset, receivers, rates: {}, stop, profiler: profilerFor(red, profileDir), httpAdminRoot };
+  const gcCall = async (action) => (await fetch(`${red.nodeUrl}bench/gc`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action }) })).json();
+  const gc = { start: () => gcCall("start"), stop: () => gcCall("stop") };
+  return { red, sim, deploy, counts, reset, receivers, rates: {}, stop, gc, profiler: profilerFor(red, profileDir), httpAdminRoot };
 }
 
 function profilerFor(red, profileDir) {
   let started = false;
+  let answeredAtStart = 0;
+  const ext = PROFILE === "heap" ? ".heapprofile" : ".cpuprofile";
+  const what = PROFILE === "heap" ? "allocation profile" : "CPU profile";
   const toggle = async () => (await fetch(`${red.nodeUrl}bench/profile`, { method: "POST" })).arrayBuffer();
   return {
     async start() {
       if (!profileDir || started) return;
       started = true;
+      answeredAtStart = answeredByNodeRed;
       await toggle();
-      log("CPU profiler started");
+      log(`${what} started`);
     },
     async stop() {
       if (!profileDir || !started) return;
       started = false;
       const before = new Set(readdirSync(profileDir));
       await toggle();
-      await waitUntil(() => readdirSync(profileDir).some((f) => f.endsWith(".cpuprofile") && !before.has(f)), 30000, "the CPU profile");
-      const file = newestProfile(profileDir);
-      const summary = formatSummary(summarise(JSON.parse(readFileSync(file, "utf8")), { top: 25 }));
-      results.profile = `${results.profile ? results.profile + "\n\n" : ""}${file}\n\n${summary}`;
-      log(`CPU profile ${file}\n${summary}`);
+      await waitUntil(() => readdirSync(profileDir).some((f) => f.endsWith(ext) && !before.has(f)), 30000, `the ${what}`);
+      const file = newestProfile(profileDir, ext);
+      const profile = JSON.parse(readFileSync(file, "utf8"));
+      const requests = answeredByNodeRed - answeredAtStart;
+      const summary = PROFILE === "heap" ? formatHeapSummary(summariseHeap(profile, { top: 25 }), { requests }) : formatSummary(summarise(profile, { top: 25 }));
+      results.profile = `${results.profile ? results.profile + "\n\n" : ""}${file} (${requests} requests answered by Node-RED in the window)\n\n${summary}`;
+      log(`${what} ${file}\n${summary}`);
     },
   };
 }
@@ -287,12 +308,24 @@ async function measure(receiver, runLoad, eventsPerRequest = 1) {
   out.expected = out.ok * eventsPerRequest;
   out.delivered = await settle(receiver, out.expected);
   out.verified = out.delivered === out.expected && out.non2xx === 0 && !out.errors && !out.timeouts;
+  if (receiver.pid !== plainPid) answeredByNodeRed += out.ok;
   if (!out.verified) {
     results.problems.push(
       `${receiver.label}: ${out.delivered} events delivered for ${out.ok} 2xx answers (expected ${out.expected}), non-2xx ${out.non2xx ?? 0}, errors ${out.errors ?? 0}, timeouts ${out.timeouts ?? 0}, statuses ${JSON.stringify(out.statuses)}`,
     );
   }
   return out;
+}
+
+/**
+ * Receivers (1) and (2) share one Node-RED: before a round, its heap is collected (gc() twice, then a pause), so
+ * that a round does not pay for garbage the receiver measured before it left behind (at 1000 req/s the hand-built
+ * flow runs near saturation and leaves an old generation that is collected during the next round otherwise).
+ */
+async function collect(receiver) {
+  if (!receiver.memUrl) return;
+  await (await fetch(receiver.memUrl)).arrayBuffer();
+  await sleep(SMOKE ? 50 : 500);
 }
 
 /** Every receiver learns every device it will see (first reports are snapshots) and the JIT warms up. */
@@ -318,6 +351,7 @@ async function ingest(instance, rounds, names = RECEIVERS) {
     for (const name of names) {
       const receiver = instance.receivers[name];
       const requests = SMOKE ? cfg.roundRequests : Math.max(1000, Math.round(instance.rates[name] * cfg.roundSeconds));
+      await collect(receiver);
       const out = await measure(receiver, (r) => load(r, { requests }));
       instance.rates[name] = out.rps;
       runs[name].push(out);
@@ -333,13 +367,39 @@ async function ingest(instance, rounds, names = RECEIVERS) {
 }
 
 // ---- 7: latency at a fixed rate ---------------------------------------------------------------------
-async function fixedRate(instance, { receivers = RECEIVERS, autocannon = false } = {}) {
-  const out = { rate: cfg.rate };
+async function fixedRate(instance, { receivers = RECEIVERS, autocannon = false, rounds = cfg.rateRounds } = {}) {
+  const out = { rate: cfg.rate, slowMs: cfg.slowMs };
+  const runs = Object.fromEntries(receivers.map((name) => [name, []]));
+  const latencies = Object.fromEntries(receivers.map((name) => [name, []]));
+  for (let round = 1; round <= rounds; round++) {
+    for (const name of receivers) {
+      const receiver = instance.receivers[name];
+      // GC pauses are recorded in Node-RED only; the plain server's slow answers are the machine's own noise
+      const recordGc = name !== "plain";
+      await collect(receiver);
+      if (recordGc) await instance.gc.start();
+      const stealBefore = stealMs();
+      const x = await measure(receiver, (r) => paced({ url: r.url, pool: r.ratePool, mode: "door", rate: cfg.rate, seconds: cfg.rateSeconds }));
+      x.stealMsPerSecond = (stealMs() - stealBefore) / x.seconds;
+      const recording = recordGc ? await instance.gc.stop() : { pauses: [], loop: null };
+      x.tail = tailAttribution(x.timeline, recording.pauses, cfg.slowMs);
+      x.senderTail = tailAttribution(x.timeline, x.senderPauses, cfg.slowMs);
+      delete x.senderPauses;
+      x.loop = recording.loop;
+      for (const [, ms] of x.timeline) latencies[name].push(ms);
+      delete x.timeline;
+      runs[name].push(x);
+      log(
+        `fixed ${cfg.rate} req/s round ${round} ${receiver.label}: p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms (from due ${fmt(x.p99Due)}), max ${fmt(x.max, 1)} ms; ` +
+          `${x.tail.slow} answers > ${cfg.slowMs} ms, ${x.tail.slowInGc} of them during a GC pause; ${describePauses(x.tail.pauses)}; ` +
+          `longest loop stall ${fmt(x.loop?.max, 1)} ms; sender: ${x.senderTail.slowInGc} slow answers during its ${describePauses(x.senderTail.pauses)}, longest stall ${fmt(x.senderStallMs, 1)} ms; ` +
+          `steal ${fmt(x.stealMsPerSecond, 1)} ms/s`,
+      );
+    }
+  }
   for (const name of receivers) {
-    const receiver = instance.receivers[name];
-    const x = await measure(receiver, (r) => paced({ url: r.url, pool: r.ratePool, mode: "door", rate: cfg.rate, seconds: cfg.rateSeconds }));
-    out[name] = x;
-    log(`fixed ${cfg.rate} req/s ${receiver.label}: p50 ${fmt(x.p50)} ms, p99 ${fmt(x.p99)} ms (from due ${fmt(x.p99Due)}), max ${fmt(x.max, 1)} ms`);
+    const all = latencies[name].sort((a, b) => a - b);
+    out[name] = { ...medianBy(runs[name], "p99"), rounds: runs[name], p99All: percentile(all, 99), answersAll: all.length };
   }
   if (autocannon && receivers.includes("nuki")) {
     const x = await measure(instance.receivers.nuki, (r) => load(r, { requests: cfg.rate * cfg.rateSeconds, overallRate: cfg.rate }));
@@ -347,6 +407,11 @@ async function fixedRate(instance, { receivers = RECEIVERS, autocannon = false }
     log(`autocannon overallRate ${cfg.rate} nuki: p99 ${fmt(x.p99)} ms`);
   }
   return out;
+}
+
+function describePauses(pauses) {
+  const parts = Object.entries(pauses).map(([kind, k]) => `${k.count} ${kind} (p50 ${fmt(k.p50Ms, 1)}, max ${fmt(k.maxMs, 1)} ms)`);
+  return parts.length ? `GC ${parts.join(", ")}` : "no GC recorded";
 }
 
 // ---- 5: memory over 1M events ----------------------------------------------------------------------
@@ -449,9 +514,9 @@ function cpuTime(pid) {
   }
 }
 
-function newestProfile(dir) {
+function newestProfile(dir, ext) {
   const files = readdirSync(dir)
-    .filter((f) => f.endsWith(".cpuprofile"))
+    .filter((f) => f.endsWith(ext))
     .map((f) => path.join(dir, f))
     .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
   return files[0];

@@ -45,13 +45,13 @@ export function summarise(profile, { top = 30, filter = "node-red-smartlocks" } 
   return { totalMs: sum, self: rows(self), ours: rows(total), areas: rows(areas) };
 }
 
-function shortUrl(url) {
+export function shortUrl(url) {
   if (!url) return "";
   const m = /node_modules\/(.*)$/.exec(url);
   return (m ? m[1] : url).replace(/^file:\/\//, "");
 }
 
-function areaOf(url, fn) {
+export function areaOf(url, fn) {
   if (!url) return fn === "(garbage collector)" ? "gc" : fn === "(idle)" ? "idle" : fn === "(program)" ? "program (native)" : "native";
   if (url.includes("node-red-smartlocks")) return url.includes("/zod/") ? "zod" : "this package";
   if (url.includes("/zod/")) return "zod";

@@ -104,6 +104,37 @@ msg.payload = { ok: true };
 return msg;
 `;
 
+// POST /bench/gc {"action":"start"} starts recording Node-RED's GC pauses (perf_hooks "gc" entries, with wall-clock
+// start times so the bench can line them up with slow answers) and its event-loop delay; {"action":"stop"} ends
+// the recording and answers what was seen. Observing costs next to nothing: V8 reports its pauses anyway.
+const GC_FUNCTION = `
+const { PerformanceObserver, monitorEventLoopDelay, performance, constants } = perf_hooks;
+const KINDS = { [constants.NODE_PERFORMANCE_GC_MINOR]: "minor", [constants.NODE_PERFORMANCE_GC_MAJOR]: "major", [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental", [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb" };
+const old = context.get("recording");
+if (old) { old.observer.disconnect(); old.loop.disable(); context.set("recording", undefined); }
+if (msg.payload && msg.payload.action === "start") {
+    const rec = { pauses: [], loop: monitorEventLoopDelay({ resolution: 10 }) };
+    rec.observer = new PerformanceObserver((list) => {
+        for (const e of list.getEntries()) rec.pauses.push([performance.timeOrigin + e.startTime, e.duration, KINDS[e.detail ? e.detail.kind : e.kind] || "other"]);
+    });
+    rec.observer.observe({ entryTypes: ["gc"] });
+    rec.loop.enable();
+    context.set("recording", rec);
+    msg.payload = { ok: true };
+    return msg;
+}
+if (!old) { msg.payload = { pauses: [], loop: null }; return msg; }
+// the observer's callback runs after the entries are queued: give the last ones a moment
+setTimeout(() => {
+    // the histogram holds the time between the probe's 10 ms timer ticks: beyond 10 ms is how long the loop was stuck
+    const h = old.loop;
+    const stuck = (ns) => Math.max(0, ns / 1e6 - 10);
+    msg.payload = { pauses: old.pauses, loop: { p99: stuck(h.percentile(99)), max: stuck(h.max) } };
+    node.send(msg);
+}, 100);
+return null;
+`;
+
 /**
  * @param {object} o
  * @param {number} o.simPort Nuki Bridge simulator port
@@ -138,6 +169,7 @@ export function benchFlows({ simPort, token, secret, extra = [] }) {
       { var: "v8", module: "v8" },
       { var: "vm", module: "vm" },
     ]),
+    ...endpoint("bench-gc", "post", "/bench/gc", GC_FUNCTION, [{ var: "perf_hooks", module: "perf_hooks" }]),
     ...endpoint("bench-profile", "post", "/bench/profile", PROFILE_FUNCTION, [{ var: "vm", module: "vm" }]),
     ...extra.map((node) => ({ z: TAB, ...node })),
   ];

@@ -2,7 +2,7 @@
 // open-loop sender for latency at a fixed rate.
 import http from "node:http";
 import { createRequire } from "node:module";
-import { performance } from "node:perf_hooks";
+import { PerformanceObserver, constants, monitorEventLoopDelay, performance } from "node:perf_hooks";
 import { percentile } from "./stats.mjs";
 
 const require = createRequire(import.meta.url);
@@ -76,15 +76,27 @@ export async function hammer({ url, pool, mode, connections, devicesPerConnectio
  * next request), over keep-alive sockets. Bodies rotate over all devices of `pool`, so that a device's next
  * body is sent long after its previous one was answered (requests on different sockets may overtake).
  * Latency is measured from the moment the request is written (`p99`) and from the moment it was due
- * (`p99Due`, which also counts the sender's own timer lateness).
+ * (`p99Due`, which also counts the sender's own timer lateness). `timeline` holds every 2xx answer as
+ * [wall-clock ms when the request was written, latency ms], to line slow answers up with the receiver's GC pauses.
  */
 export function paced({ url, pool, mode, rate, seconds }) {
   const target = new URL(url);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+  // Free sockets are closed after 2 s idle, before the server's keep-alive timeout (Node's default 5 s) closes
+  // them: a request written into a socket the server is closing fails with ECONNRESET (a sender's artefact).
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 2000 });
+  // The sender's own GC pauses delay its timers and answer handling: recorded to tell them from the receiver's.
+  const senderPauses = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) senderPauses.push([performance.timeOrigin + e.startTime, e.duration, e.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR ? "minor" : "major"]);
+  });
+  observer.observe({ entryTypes: ["gc"] });
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const total = Math.max(1, Math.round(rate * seconds));
   const interval = 1000 / rate;
   const latencies = [];
   const dueLatencies = [];
+  const timeline = [];
   const statuses = {};
   let errors = 0;
   let sent = 0;
@@ -94,6 +106,8 @@ export function paced({ url, pool, mode, rate, seconds }) {
     const start = performance.now();
     const done = () => {
       agent.destroy();
+      observer.disconnect();
+      loop.disable();
       latencies.sort((a, b) => a - b);
       dueLatencies.sort((a, b) => a - b);
       const elapsed = (performance.now() - start) / 1000;
@@ -111,6 +125,10 @@ export function paced({ url, pool, mode, rate, seconds }) {
         p99: percentile(latencies, 99),
         max: latencies.length ? latencies[latencies.length - 1] : NaN,
         p99Due: percentile(dueLatencies, 99),
+        timeline,
+        senderPauses,
+        // beyond the probe's 10 ms timer: how long the sender's loop was stuck
+        senderStallMs: Math.max(0, loop.max / 1e6 - 10),
       });
     };
     const send = (due) => {
@@ -133,6 +151,7 @@ export function paced({ url, pool, mode, rate, seconds }) {
             if (res.statusCode >= 200 && res.statusCode < 300) {
               latencies.push(end - began);
               dueLatencies.push(end - due);
+              timeline.push([performance.timeOrigin + began, end - began]);
             }
             if (++finished === total) done();
           });

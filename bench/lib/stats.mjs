@@ -16,6 +16,11 @@ export function median(values) {
 
 /** The run with the median requests per second (the lower middle one for an even count). */
 export function medianRun(runs) {
-  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  return medianBy(runs, "rps");
+}
+
+/** The run with the median value of `key` (the lower middle one for an even count). */
+export function medianBy(runs, key) {
+  const sorted = [...runs].sort((a, b) => a[key] - b[key]);
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }

@@ -14,7 +14,7 @@ import { buildCallbackUrl, generateRouteSecret, isValidRouteSecret } from "./cor
 import type { DoorEvent } from "./core/door-event";
 import { SmartlockError, toSmartlockError } from "./core/errors";
 import { type EventFilter, matches, toList } from "./core/event-filter";
-import { type RouteRegistry, routePath } from "./core/route-registry";
+import { type InboundRequest, type InboundResult, type RouteRegistry, routePath } from "./core/route-registry";
 import { type NodeStatus, shortText, status } from "./core/status";
 import { type ActionRequest, ActionRunner, readActionRequest } from "./glue/action-node";
 import { inboundRoutes } from "./glue/inbound-routes";
@@ -175,19 +175,23 @@ export = function (RED: NodeAPI): void {
       bridge.on("event", (event: DoorEvent) => hub.publish([event]));
       bridge.on("report", (deviceId: string) => hub.reported(deviceId));
       if (routesAvailable) {
-        route(CHANNEL_BRIDGE, async (request) => {
-          if (sourceCheck && !(await sourceCheck.allows(request.remoteAddress))) {
-            if (request.receivedAt - lastSourceWarning >= SOURCE_WARN_INTERVAL_MS) {
-              lastSourceWarning = request.receivedAt;
-              const reason = sourceCheck.lastError ? ` (${sourceCheck.lastError})` : "";
-              node.warn(RED._("nuki.warn.callback-source", { address: normalizeAddress(request.remoteAddress) || "?", host }) + reason);
-            }
-            return { status: 401, body: "callbacks are accepted from the bridge only" };
-          }
+        const answerCallback = (request: InboundRequest): InboundResult => {
           const answer = bridge.handleCallback(request.rawBody, request.receivedAt);
           if (answer.warning) node.warn(answer.warning);
           return answer.body === undefined ? { status: answer.status } : { status: answer.status, body: answer.body };
-        });
+        };
+        const refuseCallback = (request: InboundRequest): InboundResult => {
+          if (request.receivedAt - lastSourceWarning >= SOURCE_WARN_INTERVAL_MS) {
+            lastSourceWarning = request.receivedAt;
+            const reason = sourceCheck?.lastError ? ` (${sourceCheck.lastError})` : "";
+            node.warn(RED._("nuki.warn.callback-source", { address: normalizeAddress(request.remoteAddress) || "?", host }) + reason);
+          }
+          return { status: 401, body: "callbacks are accepted from the bridge only" };
+        };
+        // Answered synchronously unless the bridge's address must be checked (a name may need resolving).
+        route(CHANNEL_BRIDGE, (request) =>
+          sourceCheck ? sourceCheck.allows(request.remoteAddress).then((allowed) => (allowed ? answerCallback(request) : refuseCallback(request))) : answerCallback(request),
+        );
       }
     }
 

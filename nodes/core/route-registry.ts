@@ -221,23 +221,46 @@ export class RouteRegistry {
     return this.lookup(route.secret)?.channels.get(route.channel);
   }
 
+  /**
+   * Answers a request for a registered route. Synchronous when the body was captured and the handler answers
+   * synchronously (a callback's usual way), so the common case costs no promise or microtask; a body still to be
+   * read or a handler's promise continue asynchronously, with the same answers.
+   */
   private respond(req: CapturedRequest, res: ServerResponse, route: Route, registration: Registration): void {
-    this.handle(req, res, route, registration).catch((error: unknown) => {
-      // handle() only throws on a programming error; still never leave the device hanging or crash Node-RED
-      this.onError?.(error, { vendor: this.vendor, channel: "" });
-      if (!res.headersSent) send(res, 500, "Internal Server Error");
-    });
-  }
-
-  private async handle(req: CapturedRequest, res: ServerResponse, route: Route, registration: Registration): Promise<void> {
     const receivedAt = Date.now();
     if (req.method !== "POST") {
       res.setHeader("Allow", "POST");
       send(res, 405, "Method Not Allowed");
       return;
     }
+    const captured = capturedBody(req);
+    if (captured !== undefined) {
+      this.answer(req, res, route, registration, captured, receivedAt);
+      return;
+    }
+    // Parsed by someone else: the bytes are gone and a re-serialised body would not match a signature.
+    if (req._body === true || req.readableEnded || req.readableFlowing !== null) {
+      this.answer(req, res, route, registration, { kind: "failed" }, receivedAt);
+      return;
+    }
+    readRawBodyThen(req, this.maxBytes, this.readTimeoutMs, (result) => this.answer(req, res, route, registration, result, receivedAt));
+  }
 
-    const result = await this.body(req);
+  /** answerBody, where a throw is a programming error: still never leave the device hanging or crash Node-RED. */
+  private answer(req: CapturedRequest, res: ServerResponse, route: Route, registration: Registration, result: BodyResult, receivedAt: number): void {
+    try {
+      this.answerBody(req, res, route, registration, result, receivedAt);
+    } catch (error) {
+      this.internalError(res, error);
+    }
+  }
+
+  private internalError(res: ServerResponse, error: unknown): void {
+    this.onError?.(error, { vendor: this.vendor, channel: "" });
+    if (!res.headersSent) send(res, 500, "Internal Server Error");
+  }
+
+  private answerBody(req: CapturedRequest, res: ServerResponse, route: Route, registration: Registration, result: BodyResult, receivedAt: number): void {
     if (result.kind !== "ok") {
       if (result.kind === "failed") {
         send(res, 400, "Bad Request: the request body could not be read");
@@ -256,31 +279,42 @@ export class RouteRegistry {
       return;
     }
 
-    let answer: InboundResult;
+    let answer: InboundResult | Promise<InboundResult>;
     try {
-      answer = await registration.handler({
+      answer = registration.handler({
         rawBody: result.body,
         headers: req.headers,
         remoteAddress: req.socket?.remoteAddress,
         channel: route.channel,
         receivedAt,
       });
-      if (!isValidResult(answer)) throw new TypeError("Inbound handler returned no valid HTTP status");
     } catch (error) {
-      (registration.onError ?? this.onError)?.(error, { vendor: this.vendor, channel: route.channel });
-      send(res, 500, "Internal Server Error");
+      this.handlerFailed(res, route, registration, error);
+      return;
+    }
+    if (isPromiseLike(answer)) {
+      answer
+        .then(
+          (value) => this.finish(res, route, registration, value),
+          (error: unknown) => this.handlerFailed(res, route, registration, error),
+        )
+        .then(undefined, (error: unknown) => this.internalError(res, error));
+      return;
+    }
+    this.finish(res, route, registration, answer);
+  }
+
+  private finish(res: ServerResponse, route: Route, registration: Registration, answer: unknown): void {
+    if (!isValidResult(answer)) {
+      this.handlerFailed(res, route, registration, new TypeError("Inbound handler returned no valid HTTP status"));
       return;
     }
     send(res, answer.status, answer.body);
   }
 
-  /** The raw body: captured at the root app, or read here when nothing upstream touched the stream. */
-  private async body(req: CapturedRequest): Promise<BodyResult> {
-    if (req.smartlocksBodyProblem !== undefined) return { kind: req.smartlocksBodyProblem };
-    if (req.smartlocksRawBody !== undefined) return { kind: "ok", body: req.smartlocksRawBody };
-    // Parsed by someone else: the bytes are gone and a re-serialised body would not match a signature.
-    if (req._body === true || req.readableEnded || req.readableFlowing !== null) return { kind: "failed" };
-    return readRawBody(req, this.maxBytes, this.readTimeoutMs);
+  private handlerFailed(res: ServerResponse, route: Route, registration: Registration, error: unknown): void {
+    (registration.onError ?? this.onError)?.(error, { vendor: this.vendor, channel: route.channel });
+    send(res, 500, "Internal Server Error");
   }
 
   /** Compares digests of all registered secrets, so the time taken does not depend on the secret's contents. */
@@ -343,7 +377,7 @@ export class RouteRegistry {
       next();
       return;
     }
-    readRawBody(req, this.maxBytes, this.readTimeoutMs).then((result) => {
+    readRawBodyThen(req, this.maxBytes, this.readTimeoutMs, (result) => {
       if (result.kind === "ok") captured.smartlocksRawBody = result.body;
       else captured.smartlocksBodyProblem = result.kind;
       captured._body = true;
@@ -354,7 +388,7 @@ export class RouteRegistry {
         // never expected; express's way still answers the request
       }
       if (!answered) next();
-    }, next);
+    });
   };
 }
 
@@ -376,43 +410,60 @@ export function normaliseRoot(httpNodeRoot: string): string {
  * read.
  */
 export function readRawBody(req: IncomingMessage, maxBytes: number, timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BodyResult> {
+  return new Promise((resolve) => readRawBodyThen(req, maxBytes, timeoutMs, resolve));
+}
+
+/** readRawBody with a callback (called once, never with a throw): the hot path spares the promise. */
+function readRawBodyThen(req: IncomingMessage, maxBytes: number, timeoutMs: number, done: (result: BodyResult) => void): void {
   const declared = Number(req.headers["content-length"]);
-  if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve({ kind: "too_large" });
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const timer =
-      Number.isFinite(timeoutMs) && timeoutMs > 0
-        ? setTimeout(() => {
-            req.pause();
-            finish({ kind: "timeout" });
-          }, timeoutMs)
-        : undefined;
-    const finish = (result: BodyResult): void => {
-      if (timer !== undefined) clearTimeout(timer);
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onFailure);
-      req.off("aborted", onFailure);
-      resolve(result);
-    };
-    const onData = (chunk: Buffer): void => {
-      total += chunk.length;
-      if (total > maxBytes) {
-        req.pause();
-        finish({ kind: "too_large" });
-        return;
-      }
-      chunks.push(chunk);
-    };
-    // A callback usually arrives in one chunk, which is then passed on as is (the http parser never reuses it).
-    const onEnd = (): void => finish({ kind: "ok", body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) });
-    const onFailure = (): void => finish({ kind: "failed" });
-    req.on("data", onData);
-    req.on("end", onEnd);
-    req.on("error", onFailure);
-    req.on("aborted", onFailure);
-  });
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    done({ kind: "too_large" });
+    return;
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const timer =
+    Number.isFinite(timeoutMs) && timeoutMs > 0
+      ? setTimeout(() => {
+          req.pause();
+          finish({ kind: "timeout" });
+        }, timeoutMs)
+      : undefined;
+  const finish = (result: BodyResult): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    req.off("data", onData);
+    req.off("end", onEnd);
+    req.off("error", onFailure);
+    req.off("aborted", onFailure);
+    done(result);
+  };
+  const onData = (chunk: Buffer): void => {
+    total += chunk.length;
+    if (total > maxBytes) {
+      req.pause();
+      finish({ kind: "too_large" });
+      return;
+    }
+    chunks.push(chunk);
+  };
+  // A callback usually arrives in one chunk, which is then passed on as is (the http parser never reuses it).
+  const onEnd = (): void => finish({ kind: "ok", body: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total) });
+  const onFailure = (): void => finish({ kind: "failed" });
+  req.on("data", onData);
+  req.on("end", onEnd);
+  req.on("error", onFailure);
+  req.on("aborted", onFailure);
+}
+
+/** The body the root capture read (or the problem it ran into); undefined when it did not capture this request. */
+function capturedBody(req: CapturedRequest): BodyResult | undefined {
+  if (req.smartlocksBodyProblem !== undefined) return { kind: req.smartlocksBodyProblem };
+  if (req.smartlocksRawBody !== undefined) return { kind: "ok", body: req.smartlocksRawBody };
+  return undefined;
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<InboundResult> {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
 }
 
 interface Route {

@@ -154,7 +154,9 @@ export class StateTracker {
     if (after.online !== null && after.online !== prevOnline && (prevOnline !== null || !after.online)) {
       push(after.online ? "device.online" : "device.offline", null, `${after.online}`);
     }
-    for (const [flag, value] of Object.entries(after.flags)) {
+    // for…in over the own keys of a plain object: no entries array per report (this runs for every callback)
+    for (const flag in after.flags) {
+      const value = after.flags[flag];
       const previous = before?.flags[flag];
       if (previous !== undefined && previous !== value) push(`${this.vendor}.${flag}.${value ? "on" : "off"}`, null, `${value}`);
     }
@@ -191,8 +193,14 @@ export class StateTracker {
 
   private merge(before: TrackedState | undefined, report: DeviceReport, receivedAt: number): TrackedState {
     const battery = mergeBattery(before?.battery ?? null, report.battery);
-    const flags = { ...(before?.flags ?? {}) };
-    for (const [flag, value] of Object.entries(report.flags ?? {})) if (value !== undefined) flags[flag] = value;
+    const flags: Record<string, boolean> = { ...before?.flags };
+    const reported = report.flags;
+    if (reported) {
+      for (const flag in reported) {
+        const value = reported[flag];
+        if (value !== undefined) flags[flag] = value;
+      }
+    }
     return {
       device: {
         id: report.device.id,
@@ -269,7 +277,7 @@ function batteryLevel(value: number | null): number | null {
 }
 
 function mergeBattery(before: Battery | null, patch: Partial<Battery> | undefined): Battery | null {
-  if (!patch || Object.values(patch).every((v) => v === undefined)) return before;
+  if (!patch || (patch.critical === undefined && patch.level === undefined && patch.charging === undefined)) return before;
   return {
     critical: patch.critical === undefined ? (before?.critical ?? null) : patch.critical,
     level: patch.level === undefined ? (before?.level ?? null) : batteryLevel(patch.level),

@@ -15,6 +15,7 @@ import { waitFor } from "../core/wait-for";
 import { actionSpec, supportedActions } from "./actions";
 import type { AuthMode } from "./auth";
 import { NukiBridgeClient } from "./bridge-client";
+import { canonicalCallbackBody } from "./callback-body";
 import { nukiIdToHex, parseDeviceId } from "./ids";
 import { bridgeReport } from "./normalize";
 import { type CallbackEntry, type ListEntry, bridgeSchemas } from "./schemas";
@@ -133,11 +134,14 @@ export class NukiBridgeConnection extends EventEmitter {
     } catch {
       return { status: 400, body: "malformed JSON", warning: "Nuki Bridge callback with malformed JSON ignored" };
     }
-    const parsed = bridgeSchemas().callbackBodySchema.safeParse(json);
-    if (!parsed.success) {
-      return { status: 400, body: "unexpected callback body", warning: "Nuki Bridge callback with an unexpected body ignored" };
+    let body = canonicalCallbackBody(json);
+    if (body === undefined) {
+      const parsed = bridgeSchemas().callbackBodySchema.safeParse(json);
+      if (!parsed.success) {
+        return { status: 400, body: "unexpected callback body", warning: "Nuki Bridge callback with an unexpected body ignored" };
+      }
+      body = parsed.data;
     }
-    const body = parsed.data;
     const device = this.remember({ nukiId: body.nukiId, deviceType: body.deviceType, name: null });
     const events = this.tracker.update(bridgeReport(device, body), { channel: "bridge", raw: json, receivedAt });
     setImmediate(() => this.publish(nukiIdToHex(body.nukiId), events, "bridge"));

@@ -166,7 +166,7 @@ describe("RouteRegistry", function () {
       }
     });
 
-    it("answers 500 with a generic body when a handler throws or rejects, and keeps serving", async function () {
+    it("answers 500 with a generic body when a handler throws, rejects or answers no valid status (at once or later), and keeps serving", async function () {
       const errors = [];
       registry.register(
         SECRET,
@@ -180,14 +180,17 @@ describe("RouteRegistry", function () {
         onError: (error) => errors.push([error.message]),
       });
       registry.register(SECRET, "cloud", () => undefined, { onError: (error) => errors.push([error.message]) });
+      registry.register(SECRET, "mqtt", async () => ({ status: 99 }), { onError: (error) => errors.push([error.message]) });
       const sync = await request(app).post(`/smartlocks/nuki/${SECRET}/bridge`).send("{}").expect(500);
       const async_ = await request(app).post(`/smartlocks/nuki/${SECRET}/web`).send("{}").expect(500);
       await request(app).post(`/smartlocks/nuki/${SECRET}/cloud`).send("{}").expect(500);
+      await request(app).post(`/smartlocks/nuki/${SECRET}/mqtt`).send("{}").expect(500);
       assert.equal(sync.text, "Internal Server Error");
       assert.equal(async_.text, "Internal Server Error");
       assert.deepEqual(errors[0], ["boom: secret detail", { vendor: "nuki", channel: "bridge" }]);
       assert.deepEqual(errors[1], ["async boom"]);
       assert.match(errors[2][0], /no valid HTTP status/);
+      assert.match(errors[3][0], /no valid HTTP status/);
       registry.register(SECRET, "bridge", ok(200));
       await request(app).post(`/smartlocks/nuki/${SECRET}/bridge`).send("{}").expect(200);
     });

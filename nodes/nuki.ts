@@ -136,7 +136,8 @@ export = function (RED: NodeAPI): void {
       const onError = (err: unknown): void => node.warn(`callback handling failed: ${toSmartlockError(err).message}`);
       unregisterRoutes.push(registry.register(secret, channel, handler, { onError }));
     };
-    const hub = new NukiEventHub();
+    // Only another channel (Nuki Web, MQTT) ever matches events the bridge sent: without one, none are remembered.
+    const hub = new NukiEventHub({ correlate: webToken !== "" || !!def.mqttBroker });
     node.hub = hub;
     node.bridge = null;
     node.web = null;

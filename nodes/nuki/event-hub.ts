@@ -19,6 +19,13 @@ export interface NukiEventHubOptions {
   mergeWindowMs?: number;
   /** How long an early actor (MQTT) waits for its lock event (default 30 s). */
   pendingMs?: number;
+  /**
+   * Whether sent events are remembered for another channel to match (a later actor, a ring seen twice). Default
+   * true; false when the bridge is the only channel, because nothing would ever look them up: remembering keeps
+   * the last 20 events of every device (with their raw bodies) alive for minutes, which at a high callback rate
+   * means every event is promoted to V8's old generation and collected there by mark-compact pauses.
+   */
+  correlate?: boolean;
   now?: () => number;
 }
 
@@ -48,6 +55,7 @@ export class NukiEventHub extends EventEmitter {
   private readonly pending = new Map<string, PendingActor>();
   private readonly mergeWindowMs: number;
   private readonly pendingMs: number;
+  private readonly correlate: boolean;
   private readonly now: () => number;
 
   constructor(options: NukiEventHubOptions = {}) {
@@ -56,6 +64,7 @@ export class NukiEventHub extends EventEmitter {
     this.tracker = options.tracker ?? new StateTracker("nuki", { now: this.now });
     this.mergeWindowMs = options.mergeWindowMs ?? 120_000;
     this.pendingMs = options.pendingMs ?? 30_000;
+    this.correlate = options.correlate ?? true;
     this.merger = new ActorMerger({ windowMs: this.mergeWindowMs, now: this.now });
   }
 
@@ -119,7 +128,7 @@ export class NukiEventHub extends EventEmitter {
   }
 
   private remember(event: DoorEvent): void {
-    if (event.update || event.event === "device.state") return;
+    if (!this.correlate || event.update || event.event === "device.state") return;
     const list = this.recent.get(event.device.id) ?? [];
     list.push({ id: event.id, event: event.event, atMs: Date.parse(event.at), hasActor: event.actor !== null });
     while (list.length > RECENT_PER_DEVICE) list.shift();

@@ -146,6 +146,24 @@ describe("nuki mqtt: connection", () => {
     assert.deepEqual(events[1].actor, { type: "manual", id: null, name: null });
   });
 
+  it("a hub without correlation (bridge only) remembers nothing to match: no follow-up, no ring seen before", () => {
+    const bridgeOnly = new NukiEventHub({ correlate: false });
+    const sent = [];
+    bridgeOnly.on("event", (e) => sent.push(e));
+    const events = bridgeOnly.tracker.update({ device: { id: ID, name: null, type: "lock" }, lock: "unlocked" }, { channel: "bridge", raw: {} });
+    bridgeOnly.publish(events);
+    assert.equal(sent.length, 1);
+    const atMs = Date.parse(sent[0].at);
+    assert.equal(bridgeOnly.attachActor(ID, ["lock.unlocked"], atMs, { type: "manual", id: null, name: null }), "none");
+    assert.equal(bridgeOnly.sent(ID, "lock.unlocked", atMs), false);
+    assert.equal(sent.length, 1);
+    // the default hub (another channel configured) does match the same happening
+    const correlating = new NukiEventHub();
+    correlating.publish(correlating.tracker.update({ device: { id: ID, name: null, type: "lock" }, lock: "unlocked" }, { channel: "bridge", raw: {} }));
+    assert.equal(correlating.sent(ID, "lock.unlocked", atMs, 60_000), true);
+    assert.equal(correlating.attachActor(ID, ["lock.unlocked"], atMs, { type: "manual", id: null, name: null }), "merged");
+  });
+
   it("reports button and fob presses without a lock action, and warns about malformed events instead of emitting", () => {
     transport.deliver(`nuki/${ID}/lockActionEvent`, "90,2,0,0,2");
     transport.deliver(`nuki/${ID}/lockActionEvent`, "garbage");

@@ -219,9 +219,10 @@ async function startBenchNodeRed({ tgz, httpAdminRoot, profileDir, plain, idBase
   const reset = async () => (await fetch(`${red.nodeUrl}bench/reset`, { method: "POST" })).arrayBuffer();
   const devices = cfg.connections * cfg.devicesPerConnection;
   const ratePool = Math.round(cfg.rate * cfg.ratePoolSeconds);
-  const receiver = (label, url, count, pid, reset, base, memUrl) => ({
+  const receiver = (label, url, count, pid, reset, base, { memUrl, gc }) => ({
     label,
     memUrl,
+    gc,
     url,
     count,
     pid,
@@ -230,15 +231,15 @@ async function startBenchNodeRed({ tgz, httpAdminRoot, profileDir, plain, idBase
     ratePool: new DevicePool(base + 0x01000000, ratePool),
   });
   const memUrl = `${red.nodeUrl}bench/mem`;
-  const receivers = {
-    nuki: receiver("1 nuki-events route", `${red.nodeUrl}smartlocks/nuki/${SECRET}/bridge`, async () => (await counts()).nuki, red.process.pid, reset, idBase, memUrl),
-    user: receiver("2 http in → function", `${red.nodeUrl}${USER_PATH.slice(1)}`, async () => (await counts()).user, red.process.pid, reset, idBase + 0x02000000, memUrl),
-    // the plain server keeps its devices' state across Node-RED instances: its pools are made once
-    plain: (plain.receiver ??= receiver("3 plain Node http", `${plain.url}/callback`, plain.count, plain.pid, plain.reset, 0x7a000000)),
-  };
   const gcCall = async (action) => (await fetch(`${red.nodeUrl}bench/gc`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action }) })).json();
   const gc = { start: () => gcCall("start"), stop: () => gcCall("stop") };
-  return { red, sim, deploy, counts, reset, receivers, rates: {}, stop, gc, profiler: profilerFor(red, profileDir), httpAdminRoot };
+  const receivers = {
+    nuki: receiver("1 nuki-events route", `${red.nodeUrl}smartlocks/nuki/${SECRET}/bridge`, async () => (await counts()).nuki, red.process.pid, reset, idBase, { memUrl, gc }),
+    user: receiver("2 http in → function", `${red.nodeUrl}${USER_PATH.slice(1)}`, async () => (await counts()).user, red.process.pid, reset, idBase + 0x02000000, { memUrl, gc }),
+    // the plain server keeps its devices' state across Node-RED instances: its pools are made once
+    plain: (plain.receiver ??= receiver("3 plain Node http", `${plain.url}/callback`, plain.count, plain.pid, plain.reset, 0x7a000000, { gc: plain.gc })),
+  };
+  return { red, sim, deploy, counts, reset, receivers, rates: {}, stop, profiler: profilerFor(red, profileDir), httpAdminRoot };
 }
 
 function profilerFor(red, profileDir) {
@@ -374,14 +375,12 @@ async function fixedRate(instance, { receivers = RECEIVERS, autocannon = false, 
   for (let round = 1; round <= rounds; round++) {
     for (const name of receivers) {
       const receiver = instance.receivers[name];
-      // GC pauses are recorded in Node-RED only; the plain server's slow answers are the machine's own noise
-      const recordGc = name !== "plain";
       await collect(receiver);
-      if (recordGc) await instance.gc.start();
+      await receiver.gc.start();
       const stealBefore = stealMs();
       const x = await measure(receiver, (r) => paced({ url: r.url, pool: r.ratePool, mode: "door", rate: cfg.rate, seconds: cfg.rateSeconds }));
       x.stealMsPerSecond = (stealMs() - stealBefore) / x.seconds;
-      const recording = recordGc ? await instance.gc.stop() : { pauses: [], loop: null };
+      const recording = await receiver.gc.stop();
       x.tail = tailAttribution(x.timeline, recording.pauses, cfg.slowMs);
       x.senderTail = tailAttribution(x.timeline, x.senderPauses, cfg.slowMs);
       delete x.senderPauses;
@@ -534,6 +533,10 @@ async function startPlainServer() {
     pid: child.pid,
     count: async () => (await (await fetch(`${url}/counts`)).json()).events,
     reset: async () => (await fetch(`${url}/reset`, { method: "POST" })).arrayBuffer(),
+    gc: {
+      start: async () => (await fetch(`${url}/gc/start`, { method: "POST" })).json(),
+      stop: async () => (await fetch(`${url}/gc/stop`, { method: "POST" })).json(),
+    },
     stop: async () => {
       if (child.exitCode !== null) return;
       child.kill("SIGTERM");

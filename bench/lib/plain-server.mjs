@@ -3,14 +3,31 @@
 // last one and count the changes. GET /counts answers { events }, POST /reset zeroes it.
 // Started by scripts/bench.mjs with fork(); sends { port } over IPC once it listens.
 import http from "node:http";
+import { startGcRecording } from "./gc-recorder.mjs";
 
 const states = new Map();
+let recording = null;
+
+/** POST /gc/start begins recording GC pauses and loop stalls, POST /gc/stop answers them (bench/lib/tail.mjs). */
+async function recordGc(start) {
+  const previous = recording;
+  recording = start ? startGcRecording() : null;
+  const out = previous ? await previous.stop() : { pauses: [], loop: null };
+  return start ? { ok: true } : out;
+}
 let events = 0;
 
 const server = http.createServer((req, res) => {
   if (req.method === "GET" && req.url === "/counts") {
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ events }));
+    return;
+  }
+  if (req.method === "POST" && (req.url === "/gc/start" || req.url === "/gc/stop")) {
+    recordGc(req.url === "/gc/start").then((out) => {
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(out));
+    });
     return;
   }
   if (req.method === "POST" && req.url === "/reset") {

@@ -120,10 +120,10 @@ function tailTable(fixed) {
     if (!x?.rounds?.[0]?.tail) continue;
     x.rounds.forEach((r, i) => {
       const t = r.tail;
-      const inGc = name === "plain" ? "(not recorded)" : `${f0(t.slowInGc)}${t.slowInGc ? ` (${Object.entries(t.slowByKind).map(([k, n]) => `${n} ${k}`).join(", ")})` : ""}`;
+      const inGc = `${f0(t.slowInGc)}${t.slowInGc ? ` (${Object.entries(t.slowByKind).map(([k, n]) => `${n} ${k}`).join(", ")})` : ""}`;
       const sender = r.senderTail;
       lines.push(
-        `| ${label} | ${i + 1} | ${f2(r.p99)} | ${f0(t.slow)} (${f2((100 * t.slow) / t.answers)} %) | ${inGc} | ${name === "plain" ? "(not recorded)" : pauseText(t.pauses)} | ${r.loop ? f1(r.loop.max) : "n/a"} | ${sender ? f0(sender.slowInGc) : "n/a"} | ${f1(r.senderStallMs)} | ${f1(r.stealMsPerSecond)} |`,
+        `| ${label} | ${i + 1} | ${f2(r.p99)} | ${f0(t.slow)} (${f2((100 * t.slow) / t.answers)} %) | ${inGc} | ${pauseText(t.pauses)} | ${r.loop ? f1(r.loop.max) : "n/a"} | ${sender ? f0(sender.slowInGc) : "n/a"} | ${f1(r.senderStallMs)} | ${f1(r.stealMsPerSecond)} |`,
       );
     });
   }
@@ -203,7 +203,7 @@ export function markdown(r, { notesFile } = {}) {
     out.push("");
     out.push(fixedTable(r.fixed));
     out.push("");
-    out.push(`What the slow answers coincided with (GC pauses from Node-RED's perf_hooks "gc" entries, lined up with each answer's wall-clock interval; minor = scavenge of the young generation, major = mark-compact, incremental = a step of incremental marking):`);
+    out.push(`What the slow answers coincided with (GC pauses from the receiving process's perf_hooks "gc" entries, and the sender's own, lined up with each answer's wall-clock interval; minor = scavenge of the young generation, major = mark-compact, incremental = a step of incremental marking):`);
     out.push("");
     out.push(tailTable(r.fixed));
     if (r.fixed.autocannon) {

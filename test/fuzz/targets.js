@@ -277,13 +277,21 @@ function tedeeModel({ config } = {}) {
   const header = { name: CALLBACK_HEADER, value: callbackHeaderValue(TEDEE_TOKEN, "mirror") };
   const mirror = new TedeeConnection({ bridge: null, cloud: null, callbackUrl: async () => null, ownsCallback: () => false, callbackHeader: header, warn: () => undefined });
   copyTracker(config && config.connection && config.connection.tracker, mirror.tracker);
+  // The tracker de-duplicates happenings (battery full, settings changed, ...) by id against a ring of the last 1000
+  // ids, shared by all devices. The real connection and the mirror see the bodies of different devices in slightly
+  // different orders (concurrent requests; the settings change is reported after a re-read), so a happening that
+  // repeats one whose id is near the ring's edge may be dropped by one and sent by the other: such a body is not
+  // predicted.
   const RECENT_IDS = 1000; // core/state-tracker.ts
   let remembered = 0;
-  const settingsSeen = new Map();
+  let nearEdge = false;
+  const enteredAt = new Map();
   const remember = mirror.tracker.remember.bind(mirror.tracker);
   mirror.tracker.remember = (id) => {
+    const last = enteredAt.get(id);
+    if (last !== undefined && Math.abs(remembered - last - RECENT_IDS) < 100) nearEdge = true;
     const fresh = remember(id);
-    if (fresh) remembered++;
+    if (fresh) enteredAt.set(id, ++remembered);
     return fresh;
   };
   const emitted = [];
@@ -311,6 +319,7 @@ function tedeeModel({ config } = {}) {
     predict(bytes, receivedAt) {
       const parsed = parse(bytes);
       emitted.length = 0;
+      nearEdge = false;
       const answer = synchronously(() => mirror.handleCallback(bytes, { [CALLBACK_HEADER.toLowerCase()]: header.value }, receivedAt));
       if (answer.status !== 204) throw new Error(`the mirror answered ${answer.status} to a body the schema accepts`);
       const names = emitted.map((event) => event.event);
@@ -318,17 +327,10 @@ function tedeeModel({ config } = {}) {
         const at = parsed.timestamp && Number.isFinite(Date.parse(parsed.timestamp)) ? new Date(Date.parse(parsed.timestamp)).toISOString() : null;
         const id = deviceIdOf(parsed.deviceId);
         const vendorId = `device-settings-changed:${id}:${at}`;
-        // The tracker de-duplicates happenings by id against a ring of the last 1000 ids, shared by all devices. The
-        // real one reports the settings change after its re-read, when a few other events may have entered the
-        // ring: near the ring's edge the outcome depends on that timing, so such a body is not predicted.
-        const last = settingsSeen.get(vendorId);
-        const edge = last !== undefined && Math.abs(remembered - last - RECENT_IDS) < 100;
         const changed = mirror.tracker.happening({ id, name: null, type: "lock" }, { event: "tedee.settings.changed", at, vendorId }, { channel: "bridge", raw: parsed.json, receivedAt });
-        if (changed) settingsSeen.set(vendorId, remembered);
-        if (edge) return null;
         if (changed) names.push(changed.event);
       }
-      return names;
+      return nearEdge ? null : names;
     },
   };
 }

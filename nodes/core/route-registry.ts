@@ -243,7 +243,7 @@ export class RouteRegistry {
       this.answer(req, res, route, registration, { kind: "failed" }, receivedAt);
       return;
     }
-    readRawBodyThen(req, this.maxBytes, this.readTimeoutMs, (result) => this.answer(req, res, route, registration, result, receivedAt));
+    readRawBody(req, this.maxBytes, this.readTimeoutMs, (result) => this.answer(req, res, route, registration, result, receivedAt));
   }
 
   /** answerBody, where a throw is a programming error: still never leave the device hanging or crash Node-RED. */
@@ -377,7 +377,7 @@ export class RouteRegistry {
       next();
       return;
     }
-    readRawBodyThen(req, this.maxBytes, this.readTimeoutMs, (result) => {
+    readRawBody(req, this.maxBytes, this.readTimeoutMs, (result) => {
       if (result.kind === "ok") captured.smartlocksRawBody = result.body;
       else captured.smartlocksBodyProblem = result.kind;
       captured._body = true;
@@ -405,16 +405,12 @@ export function normaliseRoot(httpNodeRoot: string): string {
 }
 
 /**
- * Reads the body with a size cap and a deadline. A declared Content-Length over the cap is refused without reading;
- * a body that grows over the cap while streaming, or is not complete within `timeoutMs` (0 = no limit), stops being
- * read.
+ * Reads the body with a size cap and a deadline and calls `done` once with the result (never throws). A declared
+ * Content-Length over the cap is refused without reading; a body that grows over the cap while streaming, or is not
+ * complete within `timeoutMs` (0 = no limit), stops being read. A callback, not a promise: this runs for every
+ * callback a device sends.
  */
-export function readRawBody(req: IncomingMessage, maxBytes: number, timeoutMs = DEFAULT_READ_TIMEOUT_MS): Promise<BodyResult> {
-  return new Promise((resolve) => readRawBodyThen(req, maxBytes, timeoutMs, resolve));
-}
-
-/** readRawBody with a callback (called once, never with a throw): the hot path spares the promise. */
-function readRawBodyThen(req: IncomingMessage, maxBytes: number, timeoutMs: number, done: (result: BodyResult) => void): void {
+function readRawBody(req: IncomingMessage, maxBytes: number, timeoutMs: number, done: (result: BodyResult) => void): void {
   const declared = Number(req.headers["content-length"]);
   if (Number.isFinite(declared) && declared > maxBytes) {
     done({ kind: "too_large" });

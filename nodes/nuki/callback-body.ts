@@ -6,8 +6,9 @@
  * state change, and zod's parse was the largest single allocation of one (test/unit/nuki-callback-body.spec.js
  * checks the two agree).
  */
-import type { CallbackBody } from "./schemas";
+import { type CallbackBody, NAME_MAX, TIME_MAX } from "./schemas";
 
+// Optional fields of the callback schema (schemas.ts deviceStateShape), by type; nukiId, deviceType and state are required.
 const INTEGERS = ["mode", "batteryChargeState", "doorsensorState"] as const;
 const FLAGS = ["batteryCritical", "batteryCharging", "keypadBatteryCritical", "ringactionState"] as const;
 const NAMES = ["stateName", "doorsensorStateName"] as const;
@@ -25,8 +26,8 @@ export function canonicalCallbackBody(json: unknown): CallbackBody | undefined {
   if (!isInteger(deviceType) || !isInteger(state)) return undefined;
   for (const key of INTEGERS) if (body[key] !== undefined && !isInteger(body[key])) return undefined;
   for (const key of FLAGS) if (body[key] !== undefined && typeof body[key] !== "boolean") return undefined;
-  for (const key of NAMES) if (body[key] !== undefined && !isShortString(body[key], 100)) return undefined;
-  for (const key of TIMES) if (body[key] !== undefined && !isShortString(body[key], 64)) return undefined;
-  if (ringactionTimestamp !== undefined && ringactionTimestamp !== null && !isShortString(ringactionTimestamp, 64)) return undefined;
+  for (const key of NAMES) if (body[key] !== undefined && !isShortString(body[key], NAME_MAX)) return undefined;
+  for (const key of TIMES) if (body[key] !== undefined && !isShortString(body[key], TIME_MAX)) return undefined;
+  if (ringactionTimestamp !== undefined && ringactionTimestamp !== null && !isShortString(ringactionTimestamp, TIME_MAX)) return undefined;
   return body as CallbackBody;
 }

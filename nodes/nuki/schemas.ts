@@ -7,6 +7,10 @@ import type { z } from "zod";
 import { lazy } from "../core/lazy";
 import { zod } from "../core/lazy-zod";
 
+/** Longest state names and times accepted (also read by the zod-free fast path, nuki/callback-body.ts). */
+export const NAME_MAX = 100;
+export const TIME_MAX = 64;
+
 /** The schemas, built on first use (see core/lazy-zod). */
 export const bridgeSchemas = lazy(() => {
   const z = zod();
@@ -19,16 +23,16 @@ export const bridgeSchemas = lazy(() => {
   const deviceStateShape = {
     mode: int.optional(),
     state: int,
-    stateName: z.string().max(100).optional(),
+    stateName: z.string().max(NAME_MAX).optional(),
     batteryCritical: bool.optional(),
     batteryCharging: bool.optional(),
     batteryChargeState: int.optional(),
     keypadBatteryCritical: bool.optional(),
     doorsensorState: int.optional(),
-    doorsensorStateName: z.string().max(100).optional(),
-    ringactionTimestamp: z.string().max(64).nullable().optional(),
+    doorsensorStateName: z.string().max(NAME_MAX).optional(),
+    ringactionTimestamp: z.string().max(TIME_MAX).nullable().optional(),
     ringactionState: bool.optional(),
-    timestamp: z.string().max(64).optional(),
+    timestamp: z.string().max(TIME_MAX).optional(),
   };
 
   const deviceStateSchema = z.looseObject(deviceStateShape);

@@ -1,5 +1,6 @@
 // The flows deployed into the bench's Node-RED: our listener, the hand-built equivalent users wire today,
 // counters behind both, and small http endpoints the bench reads counters and memory from.
+import { fileURLToPath } from "node:url";
 
 export const USER_PATH = "/bench/user/nuki";
 const TAB = "bench-tab";
@@ -104,34 +105,19 @@ msg.payload = { ok: true };
 return msg;
 `;
 
-// POST /bench/gc {"action":"start"} starts recording Node-RED's GC pauses (perf_hooks "gc" entries, with wall-clock
-// start times so the bench can line them up with slow answers) and its event-loop delay; {"action":"stop"} ends
-// the recording and answers what was seen. Observing costs next to nothing: V8 reports its pauses anyway.
+// POST /bench/gc {"action":"start"} starts recording Node-RED's GC pauses and event-loop stalls with the bench's
+// recorder (bench/lib/gc-recorder.cjs, required by its path), {"action":"stop"} ends the recording and answers what
+// was seen. Observing costs next to nothing: V8 reports its pauses anyway.
+const GC_RECORDER = fileURLToPath(new URL("./gc-recorder.cjs", import.meta.url));
 const GC_FUNCTION = `
-const { PerformanceObserver, monitorEventLoopDelay, performance, constants } = perf_hooks;
-const KINDS = { [constants.NODE_PERFORMANCE_GC_MINOR]: "minor", [constants.NODE_PERFORMANCE_GC_MAJOR]: "major", [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental", [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb" };
 const old = context.get("recording");
-if (old) { old.observer.disconnect(); old.loop.disable(); context.set("recording", undefined); }
-if (msg.payload && msg.payload.action === "start") {
-    const rec = { pauses: [], loop: monitorEventLoopDelay({ resolution: 10 }) };
-    rec.observer = new PerformanceObserver((list) => {
-        for (const e of list.getEntries()) rec.pauses.push([performance.timeOrigin + e.startTime, e.duration, KINDS[e.detail ? e.detail.kind : e.kind] || "other"]);
-    });
-    rec.observer.observe({ entryTypes: ["gc"] });
-    rec.loop.enable();
-    context.set("recording", rec);
-    msg.payload = { ok: true };
-    return msg;
-}
-if (!old) { msg.payload = { pauses: [], loop: null }; return msg; }
-// the observer's callback runs after the entries are queued: give the last ones a moment
-setTimeout(() => {
-    // the histogram holds the time between the probe's 10 ms timer ticks: beyond 10 ms is how long the loop was stuck
-    const h = old.loop;
-    const stuck = (ns) => Math.max(0, ns / 1e6 - 10);
-    msg.payload = { pauses: old.pauses, loop: { p99: stuck(h.percentile(99)), max: stuck(h.max) } };
+context.set("recording", undefined);
+const recording = msg.payload && msg.payload.action === "start" ? nodeModule.createRequire(${JSON.stringify(GC_RECORDER)})(${JSON.stringify(GC_RECORDER)}).startGcRecording() : null;
+if (recording) context.set("recording", recording);
+(old ? old.stop() : Promise.resolve({ pauses: [], loop: null })).then((out) => {
+    msg.payload = recording ? { ok: true } : out;
     node.send(msg);
-}, 100);
+});
 return null;
 `;
 
@@ -169,7 +155,7 @@ export function benchFlows({ simPort, token, secret, extra = [] }) {
       { var: "v8", module: "v8" },
       { var: "vm", module: "vm" },
     ]),
-    ...endpoint("bench-gc", "post", "/bench/gc", GC_FUNCTION, [{ var: "perf_hooks", module: "perf_hooks" }]),
+    ...endpoint("bench-gc", "post", "/bench/gc", GC_FUNCTION, [{ var: "nodeModule", module: "module" }]),
     ...endpoint("bench-profile", "post", "/bench/profile", PROFILE_FUNCTION, [{ var: "vm", module: "vm" }]),
     ...extra.map((node) => ({ z: TAB, ...node })),
   ];

@@ -2,7 +2,8 @@
 // open-loop sender for latency at a fixed rate.
 import http from "node:http";
 import { createRequire } from "node:module";
-import { PerformanceObserver, constants, monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { performance } from "node:perf_hooks";
+import gcRecorder from "./gc-recorder.cjs";
 import { percentile } from "./stats.mjs";
 
 const require = createRequire(import.meta.url);
@@ -85,13 +86,7 @@ export function paced({ url, pool, mode, rate, seconds }) {
   // them: a request written into a socket the server is closing fails with ECONNRESET (a sender's artefact).
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64, timeout: 2000 });
   // The sender's own GC pauses delay its timers and answer handling: recorded to tell them from the receiver's.
-  const senderPauses = [];
-  const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) senderPauses.push([performance.timeOrigin + e.startTime, e.duration, e.detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR ? "minor" : "major"]);
-  });
-  observer.observe({ entryTypes: ["gc"] });
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  loop.enable();
+  const recorder = gcRecorder.startGcRecording();
   const total = Math.max(1, Math.round(rate * seconds));
   const interval = 1000 / rate;
   const latencies = [];
@@ -104,13 +99,13 @@ export function paced({ url, pool, mode, rate, seconds }) {
   let deviceIndex = 0;
   return new Promise((resolve) => {
     const start = performance.now();
-    const done = () => {
+    const done = async () => {
+      const end = performance.now();
       agent.destroy();
-      observer.disconnect();
-      loop.disable();
+      const sender = await recorder.stop(); // never rejects
       latencies.sort((a, b) => a - b);
       dueLatencies.sort((a, b) => a - b);
-      const elapsed = (performance.now() - start) / 1000;
+      const elapsed = (end - start) / 1000;
       const ok = latencies.length;
       resolve({
         ok,
@@ -126,9 +121,8 @@ export function paced({ url, pool, mode, rate, seconds }) {
         max: latencies.length ? latencies[latencies.length - 1] : NaN,
         p99Due: percentile(dueLatencies, 99),
         timeline,
-        senderPauses,
-        // beyond the probe's 10 ms timer: how long the sender's loop was stuck
-        senderStallMs: Math.max(0, loop.max / 1e6 - 10),
+        senderPauses: sender.pauses,
+        senderStallMs: sender.loop.max,
       });
     };
     const send = (due) => {
@@ -153,13 +147,13 @@ export function paced({ url, pool, mode, rate, seconds }) {
               dueLatencies.push(end - due);
               timeline.push([performance.timeOrigin + began, end - began]);
             }
-            if (++finished === total) done();
+            if (++finished === total) void done();
           });
         },
       );
       req.on("error", () => {
         errors++;
-        if (++finished === total) done();
+        if (++finished === total) void done();
       });
       req.end(body);
     };

@@ -3,7 +3,7 @@
 // last one and count the changes. GET /counts answers { events }, POST /reset zeroes it.
 // Started by scripts/bench.mjs with fork(); sends { port } over IPC once it listens.
 import http from "node:http";
-import { startGcRecording } from "./gc-recorder.mjs";
+import gcRecorder from "./gc-recorder.cjs";
 
 const states = new Map();
 let recording = null;
@@ -11,7 +11,7 @@ let recording = null;
 /** POST /gc/start begins recording GC pauses and loop stalls, POST /gc/stop answers them (bench/lib/tail.mjs). */
 async function recordGc(start) {
   const previous = recording;
-  recording = start ? startGcRecording() : null;
+  recording = start ? gcRecorder.startGcRecording() : null;
   const out = previous ? await previous.stop() : { pauses: [], loop: null };
   return start ? { ok: true } : out;
 }

@@ -121,7 +121,12 @@ export class TedeeCloudClient {
         const wait = error.retryAfterMs ?? 60_000;
         this.blockedUntil = Math.max(this.blockedUntil, this.now() + wait);
         if (attempt === 0 && wait <= (this.options.maxWaitMs ?? 15_000)) {
+          const until = this.now() + wait;
           await delay(wait);
+          // A timer may fire a millisecond before the wall clock says it is due: without this, the retry would find
+          // the block it is waiting out still in place and give up.
+          const rest = until - this.now();
+          if (rest >= 0) await delay(rest + 1);
           continue;
         }
         this.checkBlocked();

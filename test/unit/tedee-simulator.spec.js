@@ -136,6 +136,22 @@ describe("tedee cloud simulator and client", function () {
     assert.ok(Number(limited.headers["retry-after"]) > 3000);
   });
 
+  it("client: a short Retry-After is retried even when the wait's timer fires before the wall clock says it is due", async () => {
+    cloud = new TedeeCloudSimulator({ key: "k", limit: 1, windowMs: 1500 });
+    await cloud.start();
+    // From 100 ms after the 429, the clock reads 5 ms behind the timers (as Date.now can against setTimeout).
+    let limitedAt = 0;
+    const now = () => {
+      if (cloud.stats.rateLimited > 0 && !limitedAt) limitedAt = Date.now();
+      return Date.now() - (limitedAt && Date.now() - limitedAt > 100 ? 5 : 0);
+    };
+    const client = new TedeeCloudClient({ key: "k", cloudUrl: cloud.url, spacingMs: 0, maxWaitMs: 3000, now });
+    await client.locks();
+    await client.locks(); // 429 with Retry-After 1-2 s: waited for, then sent
+    assert.equal(cloud.stats.rateLimited, 1);
+    client.close();
+  });
+
   it("client: short Retry-After is waited for once, a long one blocks locally", async () => {
     cloud = new TedeeCloudSimulator({ key: "k", limit: 1, windowMs: 1500 });
     await cloud.start();

@@ -58,6 +58,8 @@ try {
   });
   await waitForNodeRed(`http://127.0.0.1:${port}/settings`);
   await deploy(`http://127.0.0.1:${port}/flows`, demoFlow({ tedeeLock, door }));
+  // Node-RED answers the deploy before every node has started: "ready" only once the demo flow's own route answers.
+  await waitForNodeRed(`http://127.0.0.1:${port}/demo/doors`);
   console.log(`
 smartlocks demo ready: open http://127.0.0.1:${port}/ and the Debug sidebar.
   Simulated devices: Nuki Bridge ${sims.nuki.url}, Tedee Bridge ${sims.tedee.url}, UniFi Access ${sims.unifi.url}
